@@ -1,0 +1,34 @@
+# Everything runs inside a virtual environment this Makefile creates (./.venv), never the system
+# site-packages. `make run` and `make test` are the README quickstart.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: start the sidecar on its embedded default config
+run: $(BIN)/.installed
+	$(BIN)/sidecar serve
+
+## test: install the test dependencies and run the whole suite
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+## lint: ruff (lint + format) and mypy --strict on the package
+lint: $(BIN)/.installed
+	$(BIN)/ruff check sidecar tests
+	$(BIN)/ruff format --check sidecar tests
+	$(BIN)/mypy sidecar
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix sidecar tests
+	$(BIN)/ruff format sidecar tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

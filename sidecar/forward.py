@@ -1,0 +1,254 @@
+"""The proxy handler: route, read, call the pipeline, send upstream, stream the answer back.
+
+It decides nothing about bodies itself: `RequestPipeline.prepare` does, and the handler only moves
+bytes. Response bodies are relayed chunk by chunk as they arrive, never decompressed or re-encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import uuid
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from sidecar.config import UpstreamClientConfig
+from sidecar.headers import HOP_BY_HOP, REQUEST_DROPPED, forwardable
+from sidecar.observe import RequestRecord, finish_request
+from sidecar.routing import Route
+from sidecar.state import SidecarState
+
+__all__ = ["CLIENT", "STATE", "error_response", "handle", "make_client_session"]
+
+STATE = web.AppKey("state", SidecarState)
+CLIENT = web.AppKey("client", aiohttp.ClientSession)
+
+# Headers aiohttp's client would add on its own; we send only what the app sent.
+_NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+_SSE = "text/event-stream"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def make_client_session(cfg: UpstreamClientConfig) -> aiohttp.ClientSession:
+    """One pooled session per process: system trust store (+ optional CA bundle), env proxies."""
+    ctx = ssl.create_default_context()
+    if cfg.ca_bundle is not None:
+        ctx.load_verify_locations(cafile=str(cfg.ca_bundle))
+    connector = aiohttp.TCPConnector(
+        limit=cfg.pool_max_connections,
+        limit_per_host=cfg.pool_max_per_host,
+        keepalive_timeout=cfg.keepalive_seconds,
+        ssl=ctx,
+    )
+    # No total timeout: a reasoning stream may legitimately last many minutes. Bound the connect
+    # and each silence instead.
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=cfg.connect_timeout_seconds,
+        sock_connect=cfg.connect_timeout_seconds,
+        sock_read=cfg.idle_read_timeout_seconds,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        trust_env=cfg.trust_env,
+        skip_auto_headers=_NO_AUTO_HEADERS,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def error_response(status: int, message: str, code: str, err_type: str = "sidecar_error") -> web.Response:
+    """An error the app's SDK can parse: the OpenAI error shape."""
+    body = {"error": {"message": message, "type": err_type, "code": code}}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def _upstream_failure(exc: BaseException) -> tuple[int, str, str]:
+    """(status, metric reason, message) for an upstream that failed before answering."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return 502, "tls", "TLS handshake with the upstream failed"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return 502, "connect", "could not connect to the upstream"
+    if isinstance(exc, TimeoutError):
+        return 504, "timeout", "the upstream did not answer in time"
+    return 502, "reset", "the upstream closed the connection before answering"
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise _BodyTooLarge
+    if not request.body_exists:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """Proxy one request to the upstream its path prefix names."""
+    state = request.app[STATE]
+    runtime = state.runtime  # captured once: a reload mid-request does not change this request
+    rel = request.rel_url  # the origin-form path, even for an absolute-form request line
+    raw_path = rel.raw_path
+    route = runtime.router.match(raw_path) if request.method != "CONNECT" else None
+    rec = RequestRecord(
+        request_id=request.headers.get("X-Request-Id") or uuid.uuid4().hex,
+        method=request.method,
+        route=route.name if route is not None else "unmatched",
+    )
+    state.in_flight += 1
+    state.metrics.in_flight.labels(route=rec.route).inc()
+    try:
+        if request.method == "CONNECT":
+            rec.status = 405
+            return error_response(
+                405, "CONNECT is not supported: this is not a forward proxy", "method_not_allowed"
+            )
+        if route is None:
+            rec.status = 404
+            return error_response(404, f"no route is configured for path {raw_path!r}", "no_route")
+        return await _proxy(request, state, route, rel.raw_query_string, rec)
+    except asyncio.CancelledError:
+        # The client hung up (aiohttp cancels the handler); the upstream exchange was closed on
+        # the way out. 499 is nginx's code for this when no status was sent yet.
+        rec.error = "client_disconnect"
+        rec.status = rec.status or 499
+        raise
+    finally:
+        state.in_flight -= 1
+        state.metrics.in_flight.labels(route=rec.route).dec()
+        finish_request(state.metrics, rec)
+
+
+async def _proxy(
+    request: web.Request, state: SidecarState, route: Route, raw_query: str, rec: RequestRecord
+) -> web.StreamResponse:
+    config = state.runtime.config
+    try:
+        body = await _read_body(request, config.limits.max_body_bytes)
+    except _BodyTooLarge:
+        rec.status = 413
+        rec.passthrough = "too_large"
+        resp = error_response(
+            413,
+            f"request body exceeds the sidecar's limit of {config.limits.max_body_bytes} bytes",
+            "request_too_large",
+        )
+        resp.force_close()  # the rest of the body is unread: this connection cannot be reused
+        return resp
+    rec.bytes_in = len(body)
+
+    upstream_path = route.upstream_path(request.rel_url.raw_path)
+    prepared = state.runtime.pipeline.prepare(
+        route.dialect,
+        upstream_path,
+        request.headers.get("Content-Type"),
+        request.headers.get("Content-Encoding"),
+        body,
+        route.dry_run,
+    )
+    rec.family = prepared.family
+    rec.changes = prepared.changes
+    rec.dry_run = route.dry_run
+    rec.passthrough = rec.passthrough or prepared.passthrough
+
+    dropped = REQUEST_DROPPED | {"content-encoding"} if prepared.decoded else REQUEST_DROPPED
+    headers = list(forwardable(request.headers, dropped))
+    data = prepared.body if (request.body_exists or prepared.body) else None
+    url = route.upstream_url(upstream_path, raw_query)
+    session = request.app[CLIENT]
+
+    rec.overhead = time.perf_counter() - rec.started
+    sent_at = time.perf_counter()
+    try:
+        upstream = await session.request(
+            request.method, url, headers=headers, data=data, allow_redirects=False
+        )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        status, reason, message = _upstream_failure(exc)
+        rec.status, rec.error = status, reason
+        return error_response(status, message, f"upstream_{reason}", "sidecar_upstream_error")
+
+    try:
+        return await _relay(request, upstream, state, rec, sent_at)
+    finally:
+        # A fully read response returns its connection to the pool; anything else closes it, so
+        # an abandoned upstream stream stops generating (and billing) at once.
+        if upstream.content.is_eof():
+            upstream.release()
+        else:
+            upstream.close()
+
+
+async def _relay(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    state: SidecarState,
+    rec: RequestRecord,
+    sent_at: float,
+) -> web.StreamResponse:
+    header_start = time.perf_counter()
+    rec.first_byte = header_start - sent_at
+    rec.upstream_status = upstream.status
+    out = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    out.headers.extend(forwardable(upstream.headers, HOP_BY_HOP))
+    content_type = upstream.headers.get("Content-Type", "")
+    if content_type.startswith(_SSE):
+        rec.stream = True
+        # Tell nginx-style intermediaries not to buffer the stream (peers.md §3 item 13).
+        out.headers["X-Accel-Buffering"] = "no"
+    if state.runtime.config.debug.response_headers:
+        _add_debug_headers(out, rec)
+    rec.status = upstream.status
+    try:
+        await out.prepare(request)
+    except ConnectionError:
+        rec.error = "client_disconnect"
+        return out
+    rec.overhead += time.perf_counter() - header_start
+
+    while True:
+        try:
+            chunk = await upstream.content.readany()  # what iter_any() yields: whatever arrived
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The upstream died mid-body. Close the client connection without a clean end (no
+            # final chunk, short Content-Length) so the client sees a truncated stream.
+            rec.error = "timeout" if isinstance(exc, TimeoutError) else "reset"
+            _abort(request)
+            return out
+        if not chunk:
+            break
+        try:
+            await out.write(chunk)
+        except ConnectionError:
+            rec.error = "client_disconnect"
+            return out
+        rec.bytes_out += len(chunk)
+    await out.write_eof()
+    return out
+
+
+def _add_debug_headers(out: web.StreamResponse, rec: RequestRecord) -> None:
+    out.headers["x-sidecar-request-id"] = rec.request_id
+    out.headers["x-sidecar-family"] = rec.family
+    out.headers["x-sidecar-overhead-ms"] = f"{rec.overhead * 1000:.3f}"
+    if rec.changes:
+        out.headers["x-sidecar-rewrites"] = ",".join(dict.fromkeys(c.rule for c in rec.changes))
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.close()

@@ -1,0 +1,1 @@
+"""The pure rewrite core: no I/O, no aiohttp, no globals."""

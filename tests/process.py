@@ -1,0 +1,62 @@
+"""Run the real `sidecar` CLI as a subprocess and find its ports from its JSON log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+
+class SidecarProcess:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[dict[str, Any]] = []
+        self.proxy = ""
+        self.admin = ""
+
+    async def wait_for_event(self, name: str, timeout: float = 10) -> dict[str, Any]:
+        async def read() -> dict[str, Any]:
+            assert self.proc.stdout is not None
+            while True:
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    raise AssertionError(f"sidecar exited before {name!r}; saw {self.lines}")
+                line = orjson.loads(raw)
+                self.lines.append(line)
+                if line.get("event") == name:
+                    return line
+
+        return await asyncio.wait_for(read(), timeout)
+
+    async def rest_of_output(self) -> list[dict[str, Any]]:
+        assert self.proc.stdout is not None
+        for raw in (await self.proc.stdout.read()).splitlines():
+            self.lines.append(orjson.loads(raw))
+        return self.lines
+
+
+async def start_sidecar_process(
+    tmp_path: Path, config: dict[str, Any], env: dict[str, str] | None = None, args: list[str] | None = None
+) -> SidecarProcess:
+    config.setdefault("listen", {"proxy": "127.0.0.1:0", "admin": "127.0.0.1:0"})
+    path = tmp_path / "sidecar.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sidecar",
+        *(args or ["serve", "--config", str(path)]),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    sp = SidecarProcess(proc)
+    listening = await sp.wait_for_event("listening")
+    sp.proxy = f"http://{listening['proxy']}"
+    sp.admin = f"http://{listening['admin']}"
+    return sp
