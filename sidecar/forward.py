@@ -218,7 +218,20 @@ async def _relay(
         rec.error = "client_disconnect"
         return out
     rec.overhead += time.perf_counter() - header_start
+    if rec.stream:
+        streams = state.metrics.streams_active.labels(route=rec.route)
+        streams.inc()
+        try:
+            return await _relay_body(request, upstream, out, rec)
+        finally:
+            streams.dec()
+    return await _relay_body(request, upstream, out, rec)
 
+
+async def _relay_body(
+    request: web.Request, upstream: aiohttp.ClientResponse, out: web.StreamResponse, rec: RequestRecord
+) -> web.StreamResponse:
+    """Copy the body chunk by chunk as it arrives; no buffering, no decoding."""
     while True:
         try:
             chunk = await upstream.content.readany()  # what iter_any() yields: whatever arrived

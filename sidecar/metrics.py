@@ -17,6 +17,8 @@ OVERHEAD_BUCKETS = (
 )  # fmt: skip
 
 UPSTREAM_ERROR_REASONS = ("connect", "tls", "timeout", "reset", "client_disconnect")
+PASSTHROUGH_REASONS = ("not_json", "parse_error", "too_large", "unknown_model", "signed_body")
+RELOAD_RESULTS = ("success", "error")
 
 
 class Metrics:
@@ -57,13 +59,51 @@ class Metrics:
             registry=r,
         )
 
+        self.first_byte = Histogram(
+            "sidecar_upstream_first_byte_seconds",
+            "Time from the upstream request sent to its response headers.",
+            ["route", "family"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.rewrites = Counter(
+            "sidecar_rewrites",
+            "Changes made by the rewrite engine, one per change record; mode=dry_run when only recorded.",
+            ["route", "family", "rule", "action", "mode"],
+            registry=r,
+        )
+        self.passthrough = Counter(
+            "sidecar_passthrough",
+            "Requests forwarded untouched because the body could not or must not be rewritten.",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.streams_active = Gauge(
+            "sidecar_streams_active", "SSE responses being relayed now.", ["route"], registry=r
+        )
+        self.config_reloads = Counter(
+            "sidecar_config_reloads", "Config reload attempts by result.", ["result"], registry=r
+        )
+        self.config_last_reload_success = Gauge(
+            "sidecar_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+            registry=r,
+        )
+        self.config_last_reload_success.set_to_current_time()
+
     def preinitialise(self, routes: list[str]) -> None:
         """Create the known label sets up front so rates exist before the first event."""
         for route in routes:
             self.in_flight.labels(route=route)
             self.overhead.labels(route=route)
+            self.streams_active.labels(route=route)
+            for passthrough in PASSTHROUGH_REASONS:
+                self.passthrough.labels(route=route, reason=passthrough)
             for reason in UPSTREAM_ERROR_REASONS:
                 self.upstream_errors.labels(route=route, reason=reason)
+
+        for result in RELOAD_RESULTS:
+            self.config_reloads.labels(result=result)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -46,8 +46,17 @@ def finish_request(metrics: Metrics, rec: RequestRecord) -> None:
     ).observe(duration)
     if rec.upstream_status is not None:
         metrics.overhead.labels(route=rec.route).observe(rec.overhead)
+    if rec.first_byte is not None:
+        metrics.first_byte.labels(route=rec.route, family=rec.family).observe(rec.first_byte)
     if rec.error is not None:
         metrics.upstream_errors.labels(route=rec.route, reason=rec.error).inc()
+    if rec.passthrough is not None:
+        metrics.passthrough.labels(route=rec.route, reason=rec.passthrough).inc()
+    mode = "dry_run" if rec.dry_run else "enforce"
+    for change in rec.changes:
+        metrics.rewrites.labels(
+            route=rec.route, family=rec.family, rule=change.rule, action=change.action, mode=mode
+        ).inc()
     if ACCESS.isEnabledFor(logging.INFO):
         ACCESS.info(
             "request",
