@@ -141,6 +141,14 @@ class ShutdownConfig(_Model):
     drain_seconds: float = Field(default=20.0, ge=0)
 
 
+class ReloadConfig(_Model):
+    """Hot reload of this file. A Kubernetes ConfigMap mount changes by an atomic symlink swap that
+    inotify on the file misses, so the file is polled (stat + content hash): cheap and portable."""
+
+    watch: bool = True
+    poll_interval_seconds: Seconds = 2.0
+
+
 class LoggingConfig(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
@@ -171,6 +179,7 @@ class SidecarConfig(_Model):
     upstream: UpstreamClientConfig = UpstreamClientConfig()
     limits: LimitsConfig = LimitsConfig()
     shutdown: ShutdownConfig = ShutdownConfig()
+    reload: ReloadConfig = ReloadConfig()
     logging: LoggingConfig = LoggingConfig()
     debug: DebugConfig = DebugConfig()
     # Operator names (Azure deployments, proxy model names, ...) -> the canonical model they serve.

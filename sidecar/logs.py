@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import orjson
 
-__all__ = ["ACCESS", "LIFECYCLE", "JsonFormatter", "configure_logging", "event"]
+__all__ = ["ACCESS", "LIFECYCLE", "JsonFormatter", "configure_logging", "event", "set_levels"]
 
 ACCESS = logging.getLogger("sidecar.access")
 LIFECYCLE = logging.getLogger("sidecar")
@@ -47,10 +47,15 @@ def configure_logging(level: str = "info", access_log: bool = True, stream: Text
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
-    ACCESS.disabled = not access_log
+    set_levels(level, access_log)
     # aiohttp's own access log is replaced by ours (it cannot see routes or rewrites).
     logging.getLogger("aiohttp.access").disabled = True
+
+
+def set_levels(level: str, access_log: bool) -> None:
+    """Apply the config's verbosity; also called on hot reload, so it leaves the handlers alone."""
+    logging.getLogger().setLevel(level.upper())
+    ACCESS.disabled = not access_log
 
 
 def event(name: str, level: int = logging.INFO, **fields: Any) -> None:

@@ -14,6 +14,7 @@ from sidecar.config import SidecarConfig, parse_host_port
 from sidecar.forward import CLIENT, STATE, handle, make_client_session
 from sidecar.logs import event
 from sidecar.metrics import Metrics
+from sidecar.reload import ConfigWatcher
 from sidecar.state import Runtime, SidecarState
 
 __all__ = ["Sidecar", "build_proxy_app", "serve"]
@@ -100,13 +101,18 @@ class Sidecar:
 
 
 async def serve(config: SidecarConfig, config_path: Path | None = None) -> int:
-    """Run until SIGTERM or SIGINT, then drain and return the exit code."""
+    """Run until SIGTERM or SIGINT, then drain and return the exit code. SIGHUP reloads the config,
+    and so does a change to the file (see `sidecar.reload`)."""
     sidecar = Sidecar(config, config_path)
+    watcher = ConfigWatcher(sidecar.state, config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Before listening: an early SIGHUP must queue a reload, not kill the process (its default).
+    loop.add_signal_handler(signal.SIGHUP, watcher.request_reload)
     await sidecar.start()
-    await stop.wait()
+    async with watcher:
+        await stop.wait()
     await sidecar.stop()
     return 0
