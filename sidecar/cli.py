@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _load(args.config)
         if config is None:
             return 2
-        configure_logging(config.logging.level, config.logging.access_log)
+        configure_logging(config.logging.level, config.logging.access_log, loggers=config.logging.loggers)
         from sidecar.server import serve
 
         return asyncio.run(serve(config, args.config))

@@ -149,9 +149,24 @@ class ReloadConfig(_Model):
     poll_interval_seconds: Seconds = 2.0
 
 
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
 class LoggingConfig(_Model):
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: LogLevel = "info"
     access_log: bool = True
+    # Per-logger levels, e.g. {sidecar.rewrite: debug} for one line per rewrite decision.
+    loggers: dict[str, LogLevel] = Field(default_factory=dict)
+
+
+class MetricsConfig(_Model):
+    """Prometheus label policy. Labels take values from bounded sets only (see sidecar/metrics.py)."""
+
+    # Model names that get their own `model` label value on sidecar_requests_total and
+    # sidecar_rewrites_total (exact match on the request's model); every other model is `other`.
+    model_labels: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=200
+    )
 
 
 class DebugConfig(_Model):
@@ -182,6 +197,7 @@ class SidecarConfig(_Model):
     reload: ReloadConfig = ReloadConfig()
     logging: LoggingConfig = LoggingConfig()
     debug: DebugConfig = DebugConfig()
+    metrics: MetricsConfig = MetricsConfig()
     # Operator names (Azure deployments, proxy model names, ...) -> the canonical model they serve.
     aliases: dict[str, str] = Field(default_factory=dict)
 

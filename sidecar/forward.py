@@ -17,7 +17,7 @@ from aiohttp import web
 
 from sidecar.config import UpstreamClientConfig
 from sidecar.headers import HOP_BY_HOP, REQUEST_DROPPED, forwardable
-from sidecar.observe import RequestRecord, finish_request
+from sidecar.observe import RequestRecord, SseEventCounter, finish_request
 from sidecar.routing import Route
 from sidecar.state import SidecarState
 
@@ -160,6 +160,7 @@ async def _proxy(
         route.dry_run,
     )
     rec.family = prepared.family
+    rec.model = prepared.model
     rec.changes = prepared.changes
     rec.dry_run = route.dry_run
     rec.passthrough = rec.passthrough or prepared.passthrough
@@ -207,10 +208,12 @@ async def _relay(
     content_type = upstream.headers.get("Content-Type", "")
     if content_type.startswith(_SSE):
         rec.stream = True
+        rec.sse = SseEventCounter()
         # Tell nginx-style intermediaries not to buffer the stream (peers.md §3 item 13).
         out.headers["X-Accel-Buffering"] = "no"
     if state.runtime.config.debug.response_headers:
-        _add_debug_headers(out, rec)
+        # The header leaves with the status line, so it carries the overhead up to this point.
+        _add_debug_headers(out, rec, rec.overhead + (time.perf_counter() - header_start))
     rec.status = upstream.status
     try:
         await out.prepare(request)
@@ -232,6 +235,7 @@ async def _relay_body(
     request: web.Request, upstream: aiohttp.ClientResponse, out: web.StreamResponse, rec: RequestRecord
 ) -> web.StreamResponse:
     """Copy the body chunk by chunk as it arrives; no buffering, no decoding."""
+    sse = rec.sse
     while True:
         try:
             chunk = await upstream.content.readany()  # what iter_any() yields: whatever arrived
@@ -249,14 +253,16 @@ async def _relay_body(
             rec.error = "client_disconnect"
             return out
         rec.bytes_out += len(chunk)
+        if sse is not None:  # counted after the write, so it never delays the bytes
+            sse.feed(chunk)
     await out.write_eof()
     return out
 
 
-def _add_debug_headers(out: web.StreamResponse, rec: RequestRecord) -> None:
+def _add_debug_headers(out: web.StreamResponse, rec: RequestRecord, overhead: float) -> None:
     out.headers["x-sidecar-request-id"] = rec.request_id
     out.headers["x-sidecar-family"] = rec.family
-    out.headers["x-sidecar-overhead-ms"] = f"{rec.overhead * 1000:.3f}"
+    out.headers["x-sidecar-overhead-ms"] = f"{overhead * 1000:.3f}"
     if rec.changes:
         out.headers["x-sidecar-rewrites"] = ",".join(dict.fromkeys(c.rule for c in rec.changes))
 

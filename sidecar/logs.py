@@ -6,15 +6,28 @@ Named `logs`, not `logging`, so the stdlib module is never shadowed.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import orjson
 
-__all__ = ["ACCESS", "LIFECYCLE", "JsonFormatter", "configure_logging", "event", "set_levels"]
+__all__ = [
+    "ACCESS",
+    "LIFECYCLE",
+    "REWRITES",
+    "JsonFormatter",
+    "configure_logging",
+    "event",
+    "loggable_value",
+    "set_levels",
+]
 
 ACCESS = logging.getLogger("sidecar.access")
 LIFECYCLE = logging.getLogger("sidecar")
+# One debug line per rewrite decision; enable alone with `logging.loggers: {sidecar.rewrite: debug}`.
+REWRITES = logging.getLogger("sidecar.rewrite")
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
@@ -39,7 +52,12 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-def configure_logging(level: str = "info", access_log: bool = True, stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "info",
+    access_log: bool = True,
+    stream: TextIO | None = None,
+    loggers: Mapping[str, str] | None = None,
+) -> None:
     """Route every logger (ours, aiohttp's) to one JSON handler on stdout."""
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
@@ -47,14 +65,21 @@ def configure_logging(level: str = "info", access_log: bool = True, stream: Text
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    set_levels(level, access_log)
+    set_levels(level, access_log, loggers)
     # aiohttp's own access log is replaced by ours (it cannot see routes or rewrites).
     logging.getLogger("aiohttp.access").disabled = True
 
 
-def set_levels(level: str, access_log: bool) -> None:
-    """Apply the config's verbosity; also called on hot reload, so it leaves the handlers alone."""
+def set_levels(level: str, access_log: bool, loggers: Mapping[str, str] | None = None) -> None:
+    """Apply the config's verbosity; also called on hot reload, so it leaves the handlers alone.
+
+    `level` applies to everything; `loggers` sets single loggers apart (e.g. `sidecar.rewrite` at
+    debug while the rest stays at info)."""
     logging.getLogger().setLevel(level.upper())
+    for ours in (LIFECYCLE, ACCESS, REWRITES):  # levels from an earlier call do not linger
+        ours.setLevel(logging.NOTSET)
+    for name, logger_level in (loggers or {}).items():
+        logging.getLogger(name).setLevel(logger_level.upper())
     ACCESS.disabled = not access_log
 
 
@@ -62,3 +87,30 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
     """A lifecycle event line (`listening`, `draining`, `stopped`, `config_reloaded`, ...)."""
     if LIFECYCLE.isEnabledFor(level):
         LIFECYCLE.log(level, name, extra={"event": name, **fields})
+
+
+# Values a rewrite touched are logged only when they cannot carry user text or secrets: numbers,
+# booleans, null, and short enum-like words ("high", "adaptive", "auto") outside message content.
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,47}")
+_SECRET_PREFIXES = ("sk-", "sk_", "key-", "akia", "asia", "bearer")
+_CONTENT_ROOTS = ("messages", "system", "contents", "input", "prompt", "instructions", "tools")
+
+
+def loggable_value(path: str, value: Any) -> Any:
+    """`value` itself if harmless, else a placeholder naming its type (never its content)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        root = path.lstrip("$./[").split(".", 1)[0].split("[", 1)[0]
+        if (
+            root not in _CONTENT_ROOTS
+            and _WORD.fullmatch(value)
+            and not value.lower().startswith(_SECRET_PREFIXES)
+        ):
+            return value
+        return f"<str len={len(value)}>"
+    if isinstance(value, dict):
+        return f"<object keys={len(value)}>"
+    if isinstance(value, list | tuple):
+        return f"<array len={len(value)}>"
+    return f"<{type(value).__name__}>"

@@ -138,11 +138,10 @@ class ConfigWatcher:
             errors = [f"{source}: {type(exc).__name__}: {exc}"]
         else:
             self.state.runtime = runtime  # the atomic swap: one assignment on the loop thread
-            metrics.preinitialise([r.label for r in new.routes])
-            metrics.config_reloads.labels(result="success").inc()
-            metrics.config_last_reload_success.set_to_current_time()
+            metrics.configure(new)
+            metrics.record_reload(True)
             if new.logging != running.logging:
-                set_levels(new.logging.level, new.logging.access_log)
+                set_levels(new.logging.level, new.logging.access_log, new.logging.loggers)
             event(
                 "config_reloaded",
                 path=source,
@@ -161,7 +160,7 @@ class ConfigWatcher:
                     "until the process restarts (roll the pods to apply them)",
                 )
             return True
-        metrics.config_reloads.labels(result="error").inc()
+        metrics.record_reload(False)
         event(
             "config_reload_failed",
             logging.ERROR,

@@ -46,7 +46,7 @@ class Sidecar:
     ) -> None:
         self.config_path = config_path
         self.state = SidecarState(runtime=Runtime.build(config), metrics=metrics or Metrics())
-        self.state.metrics.preinitialise([r.label for r in config.routes])
+        self.state.metrics.configure(config)
         limits = config.limits
         self._proxy = web.AppRunner(
             build_proxy_app(self.state),

@@ -21,6 +21,8 @@ class Prepared:
     body: bytes
     changes: tuple[Change, ...] = ()
     family: str = "unknown"
+    # The target model as the request named it (metrics label it only if allowlisted).
+    model: str | None = None
     # Why the body was forwarded without being examined (not_json, parse_error, ...), if it was.
     passthrough: str | None = None
     # True when `body` is a decoded form of a Content-Encoded original: drop Content-Encoding.
