@@ -20,11 +20,12 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-## lint: ruff (lint + format) and mypy --strict on the package
+## lint: ruff (lint + format), mypy --strict on the package, hadolint on the container image
 lint: $(BIN)/.installed
 	$(BIN)/ruff check sidecar tests
 	$(BIN)/ruff format --check sidecar tests
 	$(BIN)/mypy sidecar
+	$(BIN)/hadolint deploy/Dockerfile
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix sidecar tests

@@ -46,14 +46,14 @@ async def start_sidecar_process(
     config.setdefault("listen", {"proxy": "127.0.0.1:0", "admin": "127.0.0.1:0"})
     path = tmp_path / "sidecar.yaml"
     path.write_text(yaml.safe_dump(config))
+    argv = [sys.executable, "-m", "sidecar", *(args or ["serve", "--config", str(path)])]
+    return await start_process(argv, {**os.environ, **(env or {})})
+
+
+async def start_process(argv: list[str], env: dict[str, str]) -> SidecarProcess:
+    """Run `argv` with exactly `env` and wait until it logs that it listens."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sidecar",
-        *(args or ["serve", "--config", str(path)]),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
     )
     sp = SidecarProcess(proc)
     listening = await sp.wait_for_event("listening")
