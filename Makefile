@@ -12,9 +12,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: start the sidecar on its embedded default config
+## run: the demo: a strict provider emulator, a sidecar in front of it, legacy requests replayed
 run: $(BIN)/.installed
-	$(BIN)/sidecar serve
+	$(BIN)/sidecar demo
 
 ## test: install the test dependencies and run the whole suite
 test: $(BIN)/.installed
@@ -22,18 +22,14 @@ test: $(BIN)/.installed
 
 ## lint: ruff (lint + format), mypy --strict on the package, hadolint on the container image
 lint: $(BIN)/.installed
-	$(BIN)/ruff check sidecar tests benchmarks
-	$(BIN)/ruff format --check sidecar tests benchmarks
+	$(BIN)/ruff check sidecar tests
+	$(BIN)/ruff format --check sidecar tests
 	$(BIN)/mypy sidecar
 	$(BIN)/hadolint deploy/Dockerfile
 
 format: $(BIN)/.installed
-	$(BIN)/ruff check --fix sidecar tests benchmarks
-	$(BIN)/ruff format sidecar tests benchmarks
-
-## bench: sidecar vs nginx benchmark suite (needs nginx and wrk: see benchmarks/README.md)
-bench: $(BIN)/.installed
-	$(BIN)/python -m benchmarks run
+	$(BIN)/ruff check --fix sidecar tests
+	$(BIN)/ruff format sidecar tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""`sidecar serve | check` (and `--version`): the operator's entry points."""
+"""`sidecar serve | check | demo | emulator` (and `--version`): the operator's entry points."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from sidecar import __version__
 from sidecar.config import ConfigError, SidecarConfig, load_config
@@ -33,16 +32,59 @@ def _parser() -> argparse.ArgumentParser:
         help="YAML config file (default: $SIDECAR_CONFIG, else built-in defaults)",
     )
 
-    serve.add_argument(
-        "--loop",
-        choices=("auto", "uvloop", "asyncio"),
-        default=os.environ.get("SIDECAR_EVENT_LOOP", "auto"),
-        help="event loop: uvloop when installed (auto, the default; ~2x less CPU per request) or asyncio",
-    )
-
     check = sub.add_parser("check", help="validate a config file and print a summary")
     check.add_argument("config", type=Path)
+    _add_demo_commands(sub)
     return parser
+
+
+def _add_demo_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser(
+        "demo", help="start the strict emulator and a sidecar in front of it, replay legacy requests"
+    )
+    demo.add_argument("--listen", default="127.0.0.1:8080", help="sidecar proxy HOST:PORT")
+    demo.add_argument("--admin-listen", default="127.0.0.1:9090", help="sidecar admin HOST:PORT")
+    demo.add_argument("--once", action="store_true", help="exit after the replay instead of staying up")
+
+    emu = sub.add_parser("emulator", help="run the strict upstream emulator on its own")
+    emu.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0: any free port)")
+    emu.add_argument("--events", type=int, default=8, help="content events per answer")
+    emu.add_argument("--delay", type=float, default=0.0, help="seconds between SSE events")
+    emu.add_argument("--fast", action="store_true", help="benchmark mode: no validation, no recording")
+    emu.add_argument("--no-auth", action="store_true", help="accept requests without credentials")
+    emu.add_argument(
+        "--deployment",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL",
+        help="an Azure deployment and the model it serves (repeatable; adds to the built-in ones)",
+    )
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    from sidecar.config import parse_host_port
+    from sidecar.emulator import EmulatorConfig
+    from sidecar.emulator.app import serve_emulator
+    from sidecar.emulator.settings import DEFAULT_DEPLOYMENTS
+
+    deployments = dict(DEFAULT_DEPLOYMENTS)
+    for item in args.deployment:
+        name, sep, model = item.partition("=")
+        if not sep or not name or not model:
+            print(f"--deployment expects NAME=MODEL, got {item!r}", file=sys.stderr)
+            return 2
+        deployments[name] = model
+    host, port = parse_host_port(args.listen)
+    config = EmulatorConfig(
+        host=host,
+        port=port,
+        event_count=args.events,
+        event_delay=args.delay,
+        deployments=deployments,
+        require_auth=not args.no_auth,
+        fast=args.fast,
+    )
+    return asyncio.run(serve_emulator(config))
 
 
 def _load(path: Path | None) -> SidecarConfig | None:
@@ -72,23 +114,6 @@ def _summary(config: SidecarConfig, source: str) -> str:
     return "\n".join(lines)
 
 
-def run_loop(main: Coroutine[Any, Any, int], loop: str = "auto") -> int:
-    """Run `main` on uvloop when asked for or available (the loop policy is chosen here, never in
-    library code), else on the standard asyncio loop."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if loop != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            if loop == "uvloop":
-                main.close()
-                raise SystemExit("--loop uvloop: uvloop is not installed") from None
-        else:
-            factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
@@ -104,5 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.logging.level, config.logging.access_log, loggers=config.logging.loggers)
         from sidecar.server import serve
 
-        return run_loop(serve(config, args.config), args.loop)
+        return asyncio.run(serve(config, args.config))
+    if args.command == "demo":
+        configure_logging("warning", access_log=False)
+        from sidecar.emulator.demo import run_demo
+
+        asyncio.run(run_demo(args.listen, args.admin_listen, once=args.once))
+        return 0
+    if args.command == "emulator":
+        return _run_emulator(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -11,6 +11,9 @@ from sidecar.metrics import Metrics
 from sidecar.server import Sidecar
 from tests.upstream import RecordingUpstream
 
+# The emulator fixtures (`emulator`, `stack`) live with their helpers.
+pytest_plugins = ["tests.emulated"]
+
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[RecordingUpstream]:

@@ -1,1 +1,0 @@
-"""Reproducible overhead benchmarks of the sidecar beside nginx (`python -m benchmarks run`)."""
