@@ -22,14 +22,18 @@ test: $(BIN)/.installed
 
 ## lint: ruff (lint + format), mypy --strict on the package, hadolint on the container image
 lint: $(BIN)/.installed
-	$(BIN)/ruff check sidecar tests
-	$(BIN)/ruff format --check sidecar tests
+	$(BIN)/ruff check sidecar tests benchmarks
+	$(BIN)/ruff format --check sidecar tests benchmarks
 	$(BIN)/mypy sidecar
 	$(BIN)/hadolint deploy/Dockerfile
 
 format: $(BIN)/.installed
-	$(BIN)/ruff check --fix sidecar tests
-	$(BIN)/ruff format sidecar tests
+	$(BIN)/ruff check --fix sidecar tests benchmarks
+	$(BIN)/ruff format sidecar tests benchmarks
+
+## bench: sidecar vs nginx benchmark suite (needs nginx and wrk: see benchmarks/README.md)
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

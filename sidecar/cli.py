@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from sidecar import __version__
 from sidecar.config import ConfigError, SidecarConfig, load_config
@@ -30,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=os.environ.get("SIDECAR_CONFIG") or None,
         help="YAML config file (default: $SIDECAR_CONFIG, else built-in defaults)",
+    )
+
+    serve.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default=os.environ.get("SIDECAR_EVENT_LOOP", "auto"),
+        help="event loop: uvloop when installed (auto, the default; ~2x less CPU per request) or asyncio",
     )
 
     check = sub.add_parser("check", help="validate a config file and print a summary")
@@ -114,6 +122,23 @@ def _summary(config: SidecarConfig, source: str) -> str:
     return "\n".join(lines)
 
 
+def run_loop(main: Coroutine[Any, Any, int], loop: str = "auto") -> int:
+    """Run `main` on uvloop when asked for or available (the loop policy is chosen here, never in
+    library code), else on the standard asyncio loop."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                main.close()
+                raise SystemExit("--loop uvloop: uvloop is not installed") from None
+        else:
+            factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
@@ -129,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.logging.level, config.logging.access_log, loggers=config.logging.loggers)
         from sidecar.server import serve
 
-        return asyncio.run(serve(config, args.config))
+        return run_loop(serve(config, args.config), args.loop)
     if args.command == "demo":
         configure_logging("warning", access_log=False)
         from sidecar.emulator.demo import run_demo

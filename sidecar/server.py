@@ -11,7 +11,7 @@ from aiohttp import web
 
 from sidecar.admin import build_admin_app
 from sidecar.config import SidecarConfig, parse_host_port
-from sidecar.forward import CLIENT, STATE, handle, make_client_session
+from sidecar.forward import CLIENT, EGRESS, STATE, EgressProxies, handle, make_client_session
 from sidecar.logs import event
 from sidecar.metrics import Metrics
 from sidecar.reload import ConfigWatcher
@@ -27,6 +27,7 @@ def build_proxy_app(state: SidecarState) -> web.Application:
 
     async def client_session(app: web.Application) -> AsyncIterator[None]:
         app[CLIENT] = make_client_session(state.runtime.config.upstream)
+        app[EGRESS] = EgressProxies(state.runtime.config.upstream.trust_env)
         yield
         await app[CLIENT].close()
 

@@ -190,3 +190,14 @@ async def test_unknown_path_and_connect_are_refused(proxy, upstream):
     writer.close()
     assert status_line.split()[1] in (b"404", b"405")  # refused either by the router or by us
     assert upstream.received == []
+
+
+async def test_strip_prefix_route_reaches_upstream_with_prefix_removed_once(upstream, make_sidecar):
+    sidecar = await make_sidecar(
+        routes=[{"prefix": "/stream", "upstream": upstream.url, "dialect": "openai", "strip_prefix": True}]
+    )
+    async with aiohttp.ClientSession() as s:
+        async with s.post(base_url(sidecar) + "/stream/v1/chat/completions?x=1", data=b"{}") as r:
+            assert r.status == 200
+    (got,) = upstream.received
+    assert got.raw_path == "/v1/chat/completions?x=1"

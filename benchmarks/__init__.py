@@ -1,0 +1,1 @@
+"""Reproducible overhead benchmarks of the sidecar beside nginx (`python -m benchmarks run`)."""
