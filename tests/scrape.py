@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -47,3 +48,15 @@ async def scrape(admin: str) -> Samples:
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("text/plain")
         return parse(await r.text())
+
+
+async def scrape_when(admin: str, ready: Callable[[Samples], bool], tries: int = 100) -> Samples:
+    """Scrape until `ready` holds (bounded). A request is counted just after its last byte is sent,
+    so a client that got its answer may scrape a moment before the count lands."""
+    samples = await scrape(admin)
+    for _ in range(tries):
+        if ready(samples):
+            break
+        await asyncio.sleep(0.02)
+        samples = await scrape(admin)
+    return samples
