@@ -97,14 +97,14 @@ def free_port() -> int:
 
 @dataclass
 class Staged:
-    """A config rewritten for the test host: listen port -> host port, and where it was written."""
+    """A config rewritten for the test host, and its listen port -> host port map."""
 
-    path: Path
+    text: str
     ports: dict[int, int]
 
 
-def stage_config(text: str, path: Path, upstream_url: str) -> Staged:
-    """Write `text` to `path` with its listen ports mapped to free ones and upstreams to `upstream_url`."""
+def stage_config(text: str, upstream_url: str) -> Staged:
+    """`text` with its listen ports mapped to free host ports and every upstream to `upstream_url`."""
     data: dict[str, Any] = yaml.safe_load(text) or {}
     ports: dict[int, int] = {}
     listen = data.setdefault("listen", {})
@@ -114,9 +114,7 @@ def stage_config(text: str, path: Path, upstream_url: str) -> Staged:
         listen[key] = f"{host}:{ports[port]}"
     routes = data.get("routes") or [r.model_dump(mode="json") for r in DEFAULT_ROUTES]
     data["routes"] = [{**route, "upstream": upstream_url} for route in routes]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Staged(path=path, ports=ports)
+    return Staged(text=yaml.safe_dump(data, sort_keys=False), ports=ports)
 
 
 def map_path(value: str, mounts: dict[str, Path]) -> str:
@@ -146,3 +144,103 @@ async def start_container(argv: list[str], env: dict[str, str], mounts: dict[str
     argv = [executable, *(map_path(a, mounts) for a in argv[1:])]
     env = {k: map_path(v, mounts) for k, v in env.items()}
     return await start_process(argv, env)
+
+
+# --- Kubernetes manifests -------------------------------------------------------------------------
+
+K8S = DEPLOY / "kubernetes"
+SIDECAR_CONTAINER = "llm-sidecar"
+Resource = dict[str, Any]
+
+
+def rendered() -> dict[str, list[Resource]]:
+    """Every deployable unit under deploy/kubernetes, as the objects it creates."""
+    from tests.kustomize import build, load_documents
+
+    return {
+        "examples/native-sidecar.yaml": load_documents(K8S / "examples" / "native-sidecar.yaml"),
+        "examples/inject": build(K8S / "examples" / "inject"),
+        "gateway": build(K8S / "gateway"),
+    }
+
+
+def find(resources: list[Resource], kind: str, name: str | None = None) -> Resource:
+    [hit] = [r for r in resources if r["kind"] == kind and name in (None, r["metadata"]["name"])]
+    return hit
+
+
+@dataclass
+class SidecarPod:
+    """A pod template that runs the sidecar, and what the sidecar container needs from around it."""
+
+    unit: str
+    resources: list[Resource]
+    deployment: Resource
+
+    @property
+    def spec(self) -> Resource:
+        return self.deployment["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+    @property
+    def container(self) -> Resource:
+        everything = self.spec.get("initContainers", []) + self.spec["containers"]
+        [container] = [c for c in everything if c["name"] == SIDECAR_CONTAINER]
+        return container  # type: ignore[no-any-return]
+
+    @property
+    def native(self) -> bool:
+        return any(c["name"] == SIDECAR_CONTAINER for c in self.spec.get("initContainers", []))
+
+    @property
+    def argv(self) -> list[str]:
+        """What the runtime executes: `command` replaces ENTRYPOINT, `args` replaces CMD."""
+        df = parse_dockerfile()
+        if "command" in self.container:
+            return [*self.container["command"], *self.container.get("args", [])]
+        return df.exec_form("ENTRYPOINT") + self.container.get("args", df.exec_form("CMD"))
+
+    @property
+    def config_path(self) -> str:
+        argv = self.argv
+        return argv[argv.index("--config") + 1]
+
+    def mount_of(self, path: str) -> tuple[Resource, Resource]:
+        """The volumeMount holding container path `path`, and the volume it mounts."""
+        [mount] = [
+            m for m in self.container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/")
+        ]
+        [volume] = [v for v in self.spec["volumes"] if v["name"] == mount["name"]]
+        return mount, volume
+
+    @property
+    def config_key(self) -> str:
+        """The ConfigMap key the config path names (keys are flat: no directories below the mount)."""
+        mount, _ = self.mount_of(self.config_path)
+        return self.config_path[len(mount["mountPath"].rstrip("/")) + 1 :]
+
+    def config_map_data(self) -> dict[str, str]:
+        _, volume = self.mount_of(self.config_path)
+        return find(self.resources, "ConfigMap", volume["configMap"]["name"])["data"]  # type: ignore[no-any-return]
+
+    def container_port(self, port: int | str) -> int:
+        if isinstance(port, int):
+            return port
+        [number] = [p["containerPort"] for p in self.container["ports"] if p["name"] == port]
+        return int(number)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {e["name"]: e["value"] for e in self.container.get("env", []) if "value" in e}
+
+
+def sidecar_pods() -> list[SidecarPod]:
+    pods = []
+    for unit, resources in rendered().items():
+        for deployment in (r for r in resources if r["kind"] == "Deployment"):
+            pod = SidecarPod(unit, resources, deployment)
+            try:
+                pod.container  # noqa: B018 - only pods that run the sidecar
+            except ValueError:
+                continue
+            pods.append(pod)
+    return pods

@@ -53,12 +53,11 @@ async def test_exact_entrypoint_and_cmd_start_and_pass_the_probes(tmp_path, upst
     argv = df.exec_form("ENTRYPOINT") + df.exec_form("CMD")
     config_path = argv[argv.index("--config") + 1]
     mount = config_path.rsplit("/", 1)[0]
-    staged = stage_config(
-        (REPO / df.copies[config_path]).read_text(), tmp_path / "etc-sidecar" / "config.yaml", upstream.url
-    )
+    staged = stage_config((REPO / df.copies[config_path]).read_text(), upstream.url)
     assert set(staged.ports) == {8080, 9090}, "the built-in config serves the ports the image EXPOSEs"
     assert df.final("EXPOSE") == ["8080 9090"]
-    sp = await start_container(argv, container_env({}), {mount: staged.path.parent})
+    (tmp_path / "config.yaml").write_text(staged.text)
+    sp = await start_container(argv, container_env({}), {mount: tmp_path})
     try:
         admin = f"http://127.0.0.1:{staged.ports[9090]}"
         proxy = f"http://127.0.0.1:{staged.ports[8080]}"
