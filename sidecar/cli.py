@@ -40,6 +40,21 @@ def _parser() -> argparse.ArgumentParser:
         help="event loop: uvloop when installed (auto, the default; ~2x less CPU per request) or asyncio",
     )
 
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("SIDECAR_WORKERS", "1")),
+        help="processes sharing the listeners via SO_REUSEPORT, one event loop each (default 1; "
+        "one per core the pod may use)",
+    )
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="bind with SO_REUSEPORT, so several sidecar processes can share the addresses",
+    )
+    # Internal: a worker started by `--workers` writes one byte to this fd once it listens.
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+
     check = sub.add_parser("check", help="validate a config file and print a summary")
     check.add_argument("config", type=Path)
     _add_demo_commands(sub)
@@ -122,6 +137,14 @@ def _summary(config: SidecarConfig, source: str) -> str:
     return "\n".join(lines)
 
 
+def _ready_notifier(fd: int) -> Callable[[], None]:
+    def notify() -> None:
+        os.write(fd, b"1")
+        os.close(fd)
+
+    return notify
+
+
 def run_loop(main: Coroutine[Any, Any, int], loop: str = "auto") -> int:
     """Run `main` on uvloop when asked for or available (the loop policy is chosen here, never in
     library code), else on the standard asyncio loop."""
@@ -152,9 +175,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config is None:
             return 2
         configure_logging(config.logging.level, config.logging.access_log, loggers=config.logging.loggers)
+        if args.workers < 1:
+            print("--workers must be at least 1", file=sys.stderr)
+            return 2
+        if args.workers > 1:
+            # The supervisor imports no server code: workers are fresh `sidecar serve` processes.
+            from sidecar.workers import Supervisor
+
+            return asyncio.run(Supervisor(config, args.config, args.workers, args.loop).run())
         from sidecar.server import serve
 
-        return run_loop(serve(config, args.config), args.loop)
+        on_listening = _ready_notifier(args.ready_fd) if args.ready_fd is not None else None
+        return run_loop(
+            serve(config, args.config, reuse_port=args.reuse_port, on_listening=on_listening), args.loop
+        )
     if args.command == "demo":
         configure_logging("warning", access_log=False)
         from sidecar.emulator.demo import run_demo

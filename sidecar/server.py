@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -44,8 +44,10 @@ class Sidecar:
         config: SidecarConfig,
         config_path: Path | None = None,
         metrics: Metrics | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.config_path = config_path
+        self.reuse_port = reuse_port
         self.state = SidecarState(runtime=Runtime.build(config), metrics=metrics or Metrics())
         self.state.metrics.configure(config)
         limits = config.limits
@@ -82,11 +84,10 @@ class Sidecar:
             routes=[f"{r.prefix} -> {r.upstream} ({r.dialect.value})" for r in self.config.routes],
         )
 
-    @staticmethod
-    async def _start(runner: web.AppRunner, address: str) -> tuple[str, int]:
+    async def _start(self, runner: web.AppRunner, address: str) -> tuple[str, int]:
         host, port = parse_host_port(address)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=self.reuse_port or None)
         await site.start()
         bound = runner.addresses[0]
         return str(bound[0]), int(bound[1])
@@ -101,10 +102,17 @@ class Sidecar:
         event("stopped", in_flight_at_drain=in_flight, still_in_flight=self.state.in_flight)
 
 
-async def serve(config: SidecarConfig, config_path: Path | None = None) -> int:
+async def serve(
+    config: SidecarConfig,
+    config_path: Path | None = None,
+    *,
+    reuse_port: bool = False,
+    on_listening: Callable[[], None] | None = None,
+) -> int:
     """Run until SIGTERM or SIGINT, then drain and return the exit code. SIGHUP reloads the config,
-    and so does a change to the file (see `sidecar.reload`)."""
-    sidecar = Sidecar(config, config_path)
+    and so does a change to the file (see `sidecar.reload`). `on_listening` runs once both
+    listeners are bound (a `--workers` parent learns that its worker is up)."""
+    sidecar = Sidecar(config, config_path, reuse_port=reuse_port)
     watcher = ConfigWatcher(sidecar.state, config_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -113,6 +121,8 @@ async def serve(config: SidecarConfig, config_path: Path | None = None) -> int:
     # Before listening: an early SIGHUP must queue a reload, not kill the process (its default).
     loop.add_signal_handler(signal.SIGHUP, watcher.request_reload)
     await sidecar.start()
+    if on_listening is not None:
+        on_listening()
     async with watcher:
         await stop.wait()
     await sidecar.stop()
