@@ -23,7 +23,7 @@ from sidecar.config import UpstreamClientConfig
 from sidecar.headers import HOP_BY_HOP, REQUEST_DROPPED, forwardable
 from sidecar.observe import RequestRecord, SseEventCounter, finish_request
 from sidecar.routing import Route
-from sidecar.state import SidecarState
+from sidecar.state import Runtime, SidecarState
 
 __all__ = ["CLIENT", "EGRESS", "STATE", "EgressProxies", "error_response", "handle", "make_client_session"]
 
@@ -155,7 +155,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         if route is None:
             rec.status = 404
             return error_response(404, f"no route is configured for path {raw_path!r}", "no_route")
-        return await _proxy(request, state, route, rel.raw_query_string, rec)
+        return await _proxy(request, state, runtime, route, rel.raw_query_string, rec)
     except asyncio.CancelledError:
         # The client hung up (aiohttp cancels the handler); the upstream exchange was closed on
         # the way out. 499 is nginx's code for this when no status was sent yet.
@@ -169,9 +169,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 async def _proxy(
-    request: web.Request, state: SidecarState, route: Route, raw_query: str, rec: RequestRecord
+    request: web.Request,
+    state: SidecarState,
+    runtime: Runtime,
+    route: Route,
+    raw_query: str,
+    rec: RequestRecord,
 ) -> web.StreamResponse:
-    config = state.runtime.config
+    config = runtime.config
     try:
         body = await _read_body(request, config.limits.max_body_bytes)
     except _BodyTooLarge:
@@ -188,7 +193,7 @@ async def _proxy(
 
     raw_path = request.rel_url.raw_path
     upstream_path = route.upstream_path(raw_path)
-    prepared = state.runtime.pipeline.prepare(
+    prepared = runtime.pipeline.prepare(
         route.dialect,
         upstream_path,
         request.headers.get("Content-Type"),
@@ -227,7 +232,7 @@ async def _proxy(
         return error_response(status, message, f"upstream_{reason}", "sidecar_upstream_error")
 
     try:
-        return await _relay(request, upstream, state, rec, sent_at)
+        return await _relay(request, upstream, state, runtime, rec, sent_at)
     finally:
         # A fully read response returns its connection to the pool; anything else closes it, so
         # an abandoned upstream stream stops generating (and billing) at once.
@@ -241,6 +246,7 @@ async def _relay(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
     state: SidecarState,
+    runtime: Runtime,
     rec: RequestRecord,
     sent_at: float,
 ) -> web.StreamResponse:
@@ -255,7 +261,7 @@ async def _relay(
         rec.sse = SseEventCounter()
         # Tell nginx-style intermediaries not to buffer the stream (peers.md §3 item 13).
         out.headers["X-Accel-Buffering"] = "no"
-    if state.runtime.config.debug.response_headers:
+    if runtime.config.debug.response_headers:
         # The header leaves with the status line, so it carries the overhead up to this point.
         _add_debug_headers(out, rec, rec.overhead + (time.perf_counter() - header_start))
     rec.status = upstream.status

@@ -188,6 +188,25 @@ async def test_in_flight_stream_survives_a_reload(mounted, volume, upstream, oth
     assert len(upstream.sse_sent_at) == 6, "the stream kept its original upstream to the end"
 
 
+async def test_a_request_keeps_the_config_it_started_with(mounted, volume, upstream):
+    """The swap is atomic per request: one already waiting on its upstream finishes under the old
+    config even where the new one would act differently (here: debug response headers)."""
+    sidecar, watcher = mounted
+    async with aiohttp.ClientSession() as s:
+        slow = asyncio.ensure_future(s.post(base_url(sidecar) + "/v1/slow?delay=0.5", data=b"{}"))
+        for _ in range(100):
+            if upstream.received:
+                break
+            await asyncio.sleep(0.01)
+        assert upstream.received, "the slow request reached the upstream before the reload"
+        volume.publish({"config.yaml": config_text(upstream.url, debug={"response_headers": True})})
+        assert await watcher.poll() is True
+        async with await slow as old, s.post(base_url(sidecar) + "/v1/chat/completions", data=b"{}") as new:
+            assert old.status == new.status == 200
+            assert "x-sidecar-request-id" not in old.headers
+            assert "x-sidecar-request-id" in new.headers
+
+
 async def test_watcher_task_polls_on_its_own(volume, upstream, other_upstream):
     volume.publish({"config.yaml": config_text(upstream.url, reload={"poll_interval_seconds": 0.05})})
     path = volume.root / "config.yaml"
