@@ -18,7 +18,9 @@ __all__ = [
     "ENV_OVERRIDES",
     "ConfigError",
     "Dialect",
+    "PolicyConfig",
     "RouteConfig",
+    "RulesConfig",
     "SidecarConfig",
     "load_config",
     "parse_host_port",
@@ -174,6 +176,44 @@ class DebugConfig(_Model):
     response_headers: bool = False
 
 
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
+
+
+class PolicyConfig(_Model):
+    """Rule choices for the requests a selector picks (route and/or target model family; an
+    omitted selector matches everything). Every matching policy applies."""
+
+    route: str | None = None
+    family: str | None = None
+    # Rule ids not applied to these requests.
+    disable: list[RuleId] = Field(default_factory=list)
+    # Record the changes (logs, metrics, explain) but forward the original body.
+    dry_run: bool = False
+    # Treat models no family matches as this family (e.g. `vllm-legacy` for a vLLM route, whose
+    # served model names are arbitrary). Only with a `route` selector and no `family`.
+    unknown_family: str | None = None
+
+    @model_validator(mode="after")
+    def _unknown_family_scope(self) -> PolicyConfig:
+        if self.unknown_family is not None and (self.route is None or self.family is not None):
+            raise ValueError("unknown_family needs a route selector and no family selector")
+        return self
+
+
+class RulesConfig(_Model):
+    """The rewrite engine's knowledge and how it is applied."""
+
+    # Shadow mode everywhere: compute and record changes, forward every body unchanged.
+    dry_run: bool = False
+    # Operator rule packs (same YAML format as sidecar/knowledge/*.yaml), loaded after the built-in
+    # ones: a family or rule with a built-in id replaces it. Relative paths are relative to the
+    # config file.
+    packs: list[Path] = Field(default_factory=list)
+    # Rule ids switched off everywhere (built-in or from a pack).
+    disable: list[RuleId] = Field(default_factory=list)
+    policies: list[PolicyConfig] = Field(default_factory=list)
+
+
 DEFAULT_ROUTES: tuple[RouteConfig, ...] = (
     RouteConfig(prefix="/v1", upstream="https://api.openai.com", dialect=Dialect.OPENAI, name="openai"),
     RouteConfig(
@@ -200,6 +240,7 @@ class SidecarConfig(_Model):
     metrics: MetricsConfig = MetricsConfig()
     # Operator names (Azure deployments, proxy model names, ...) -> the canonical model they serve.
     aliases: dict[str, str] = Field(default_factory=dict)
+    rules: RulesConfig = RulesConfig()
 
     @model_validator(mode="after")
     def _unique_routes(self) -> SidecarConfig:
@@ -212,6 +253,9 @@ class SidecarConfig(_Model):
                 raise ValueError(f"two routes share the name {route.label!r}; set `name:` on one")
             seen_prefix.add(route.prefix)
             seen_label.add(route.label)
+        for policy in self.rules.policies:
+            if policy.route is not None and policy.route not in seen_label:
+                raise ValueError(f"rules.policies: no route is named {policy.route!r}")
         return self
 
 
@@ -271,12 +315,16 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
             raise ConfigError([f"{source}:1: (top level): expected a mapping of sections"])
     overridden = [var for var in (*ENV_OVERRIDES, "SIDECAR_UPSTREAM") if environ.get(var)]
     try:
-        return SidecarConfig.model_validate(_apply_env(raw, environ))
+        config = SidecarConfig.model_validate(_apply_env(raw, environ))
     except ValidationError as exc:
         lines = format_validation_error(exc, doc, source)
         if overridden:
             lines.append(f"(environment overrides in effect: {', '.join(overridden)})")
         raise ConfigError(lines) from exc
+    if path is not None and config.rules.packs:
+        packs = [p if p.is_absolute() else path.parent / p for p in config.rules.packs]
+        config = config.model_copy(update={"rules": config.rules.model_copy(update={"packs": packs})})
+    return config
 
 
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "credential")

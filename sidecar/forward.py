@@ -22,6 +22,7 @@ from yarl import URL
 from sidecar.config import UpstreamClientConfig
 from sidecar.headers import HOP_BY_HOP, REQUEST_DROPPED, forwardable
 from sidecar.observe import RequestRecord, SseEventCounter, finish_request
+from sidecar.rewrite.pipeline import is_signed
 from sidecar.routing import Route
 from sidecar.state import Runtime, SidecarState
 
@@ -200,11 +201,13 @@ async def _proxy(
         request.headers.get("Content-Encoding"),
         body,
         route.dry_run,
+        route=route.name,
+        signed=is_signed(request.headers, raw_query),
     )
     rec.family = prepared.family
     rec.model = prepared.model
     rec.changes = prepared.changes
-    rec.dry_run = route.dry_run
+    rec.dry_run = prepared.dry_run
     rec.passthrough = rec.passthrough or prepared.passthrough
 
     dropped = REQUEST_DROPPED | {"content-encoding"} if prepared.decoded else REQUEST_DROPPED

@@ -138,6 +138,7 @@ class ConfigWatcher:
             errors = [f"{source}: {type(exc).__name__}: {exc}"]
         else:
             self.state.runtime = runtime  # the atomic swap: one assignment on the loop thread
+            metrics.allow_rules(runtime.pipeline.rule_labels())  # before configure: it pre-initialises them
             metrics.configure(new)
             metrics.record_reload(True)
             if new.logging != running.logging:

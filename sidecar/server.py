@@ -49,6 +49,8 @@ class Sidecar:
         self.config_path = config_path
         self.reuse_port = reuse_port
         self.state = SidecarState(runtime=Runtime.build(config), metrics=metrics or Metrics())
+        # The packs' (family, rule, action) label sets first: configure() pre-initialises them.
+        self.state.metrics.allow_rules(self.state.runtime.pipeline.rule_labels())
         self.state.metrics.configure(config)
         limits = config.limits
         self._proxy = web.AppRunner(

@@ -2,16 +2,66 @@
 
 This is the one entry point the HTTP handler calls; it stays free of I/O so `explain`, dry-run and
 tests see exactly what the hot path does.
+
+Decisions, in order (each one either continues or forwards the original bytes):
+1. Only API bodies are examined: chat completions (openai, azure, openai-compatible), messages
+   (anthropic), invoke/converse (bedrock), Gemini generateContent. Other paths are not rewrite
+   targets and carry no passthrough reason.
+2. A body whose signature covers it (AWS SigV4) is never modified: `signed_body`.
+3. A declared non-JSON content type: `not_json`.
+4. Content-Encoding is undone within the body limit. A body that inflates past the limit is a
+   likely compression bomb: it is forwarded untouched (`too_large`), never rejected on the
+   provider's behalf; an undecodable one likewise (`parse_error`).
+5. orjson parse; anything but a JSON object: `parse_error`.
+6. Model -> profile -> engine. No change: original bytes (even if they were compressed), and
+   `unknown_model` when no family matched. Changes in dry-run: original bytes, changes recorded.
+   Changes otherwise: the orjson-encoded new body, uncompressed (`decoded=True`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from sidecar.config import Dialect, SidecarConfig
-from sidecar.rewrite.engine import Change
+from sidecar.rewrite.decode import BadEncoding, TooLarge, decode_body
+from sidecar.rewrite.engine import Change, Policy, rewrite
+from sidecar.rewrite.knowledge import Knowledge, KnowledgeError, load_knowledge
+from sidecar.rewrite.profile import ModelProfile, ModelResolver
 
-__all__ = ["Prepared", "RequestPipeline"]
+__all__ = ["Decision", "Prepared", "RequestPipeline", "in_scope", "is_signed"]
+
+_OPENAI_LIKE = frozenset({Dialect.OPENAI, Dialect.AZURE, Dialect.OPENAI_COMPATIBLE})
+_BEDROCK_OP = re.compile(r"/model/[^/]+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$")
+_GEMINI_OP = re.compile(r"/models/[^/:]+:(?:generateContent|streamGenerateContent)$")
+_NONE = ModelProfile(family="none")
+
+
+def in_scope(dialect: Dialect, path: str) -> bool:
+    """Whether `path` carries a model-bearing JSON API body the engine knows how to read."""
+    path = path.rstrip("/")
+    if dialect in _OPENAI_LIKE and path.endswith("/chat/completions"):
+        return True
+    if dialect is Dialect.ANTHROPIC and path.endswith("/messages"):
+        return True
+    if dialect is Dialect.BEDROCK and _BEDROCK_OP.search(path):
+        return True
+    return _GEMINI_OP.search(path) is not None
+
+
+def is_signed(headers: Mapping[str, str], query: str = "") -> bool:
+    """An AWS SigV4 signature covers the payload hash: changing one byte breaks the request."""
+    auth = headers.get("Authorization") or headers.get("authorization") or ""
+    return auth.startswith("AWS4-HMAC-SHA256") or "X-Amz-Signature=" in query
+
+
+def _is_json_type(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime in ("application/json", "text/json") or mime.endswith("+json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +77,126 @@ class Prepared:
     passthrough: str | None = None
     # True when `body` is a decoded form of a Content-Encoded original: drop Content-Encoding.
     decoded: bool = False
+    # The changes were only recorded: `body` is the original.
+    dry_run: bool = False
 
     @property
     def modified(self) -> bool:
-        return bool(self.changes) or self.decoded
+        return (bool(self.changes) and not self.dry_run) or self.decoded
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything the pipeline decided about one body; `explain` shows it, `prepare` forwards it."""
+
+    profile: ModelProfile
+    changes: tuple[Change, ...] = ()
+    passthrough: str | None = None
+    dry_run: bool = False
+    # The rewritten body (None when nothing was parsed); equal to the parsed body when unchanged.
+    result: dict[str, Any] | None = None
+    # The body as received after Content-Encoding was undone.
+    plain: bytes | None = None
 
 
 class RequestPipeline:
     """Compiled once per config (and per reload); shared by every request."""
 
-    def __init__(self, config: SidecarConfig) -> None:
+    def __init__(self, config: SidecarConfig, knowledge: Knowledge | None = None) -> None:
         self.config = config
+        rules = config.rules
+        self.knowledge = knowledge or load_knowledge(rules.packs, rules.disable)
+        self._check_policies()
+        self._resolver = self.knowledge.resolver(config.aliases)
+        self._route_resolvers: dict[str, ModelResolver] = {
+            p.route: self.knowledge.resolver(config.aliases, p.unknown_family)
+            for p in rules.policies
+            if p.unknown_family is not None and p.route is not None
+        }
+        self._policies: dict[tuple[str | None, str], tuple[Policy, bool]] = {}
+        self._disabled = frozenset(rules.disable)
+
+    def _check_policies(self) -> None:
+        errors = []
+        for i, policy in enumerate(self.config.rules.policies):
+            for ref in (policy.family, policy.unknown_family):
+                if ref is not None and ref not in self.knowledge.by_id:
+                    errors.append(f"rules.policies[{i}]: no family has the id {ref!r}")
+            for rule_id in policy.disable:
+                if rule_id not in self.knowledge.rules:
+                    errors.append(f"rules.policies[{i}].disable: no rule has the id {rule_id!r}")
+        if errors:
+            raise KnowledgeError(errors)
+
+    def policy(self, route: str | None, family: str) -> tuple[Policy, bool]:
+        """(engine policy, dry-run) for a route and family: every matching policy entry applies."""
+        key = (route, family)
+        cached = self._policies.get(key)
+        if cached is not None:
+            return cached
+        disabled: set[str] = set()
+        dry_run = self.config.rules.dry_run
+        for entry in self.config.rules.policies:
+            if entry.route not in (None, route) or entry.family not in (None, family):
+                continue
+            disabled.update(entry.disable)
+            dry_run = dry_run or entry.dry_run
+        result = (Policy(disabled=frozenset(disabled)), dry_run)
+        if len(self._policies) < 4096:  # bounded: routes x families
+            self._policies[key] = result
+        return result
+
+    def resolver(self, route: str | None) -> ModelResolver:
+        if route is None:
+            return self._resolver
+        return self._route_resolvers.get(route, self._resolver)
+
+    def decide(
+        self,
+        dialect: Dialect,
+        path: str,
+        content_type: str | None,
+        content_encoding: str | None,
+        body: bytes,
+        dry_run: bool = False,
+        *,
+        route: str | None = None,
+        signed: bool = False,
+    ) -> Decision:
+        """Examine one request body; pure apart from the memo caches."""
+        if not body or not in_scope(dialect, path):
+            return Decision(profile=_NONE)
+        resolver = self.resolver(route)
+        if signed:
+            return Decision(profile=resolver.resolve(path, None), passthrough="signed_body")
+        if content_type and not _is_json_type(content_type):
+            return Decision(profile=_NONE, passthrough="not_json")
+        plain = body
+        if content_encoding:
+            try:
+                plain = decode_body(body, content_encoding, self.config.limits.max_body_bytes)
+            except TooLarge:
+                return Decision(profile=_NONE, passthrough="too_large")
+            except BadEncoding:
+                return Decision(profile=_NONE, passthrough="parse_error")
+        try:
+            parsed = orjson.loads(plain)
+        except orjson.JSONDecodeError:
+            return Decision(profile=_NONE, passthrough="parse_error", plain=plain)
+        if not isinstance(parsed, dict):
+            return Decision(profile=_NONE, passthrough="parse_error", plain=plain)
+        profile = resolver.resolve(path, parsed.get("model"))
+        policy, policy_dry_run = self.policy(route, profile.family)
+        result = rewrite(dialect, profile, parsed, policy)
+        passthrough = None if profile.known or result.changes else "unknown_model"
+        return Decision(
+            profile=profile,
+            changes=result.changes,
+            passthrough=passthrough,
+            dry_run=dry_run or policy_dry_run,
+            result=result.body,
+            plain=plain,
+        )
 
     def prepare(
         self,
@@ -47,6 +206,33 @@ class RequestPipeline:
         content_encoding: str | None,
         body: bytes,
         dry_run: bool = False,
+        *,
+        route: str | None = None,
+        signed: bool = False,
     ) -> Prepared:
-        """Bodies are forwarded byte for byte until the rewrite engine is wired in."""
-        return Prepared(body=body)
+        """The bytes to forward: the original unless a rule changed something (and not dry-run)."""
+        decision = self.decide(
+            dialect, path, content_type, content_encoding, body, dry_run, route=route, signed=signed
+        )
+        family, model = decision.profile.family, decision.profile.model
+        if not decision.changes or decision.dry_run or decision.result is None:
+            return Prepared(
+                body=body,
+                changes=decision.changes,
+                family=family,
+                model=model,
+                passthrough=decision.passthrough,
+                dry_run=decision.dry_run and bool(decision.changes),
+            )
+        return Prepared(
+            body=orjson.dumps(decision.result),
+            changes=decision.changes,
+            family=family,
+            model=model,
+            passthrough=decision.passthrough,
+            decoded=bool(content_encoding),
+        )
+
+    def rule_labels(self) -> list[tuple[str, str, str]]:
+        """(family, rule id, action) for every rule a family can run: the metric label sets."""
+        return self.knowledge.rule_labels()
