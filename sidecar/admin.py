@@ -44,11 +44,38 @@ async def debug_config(request: web.Request) -> web.Response:
     return _json(redacted(state.runtime.config.model_dump(mode="json")))
 
 
+async def debug_explain(request: web.Request) -> web.Response:
+    """`POST /debug/explain?route=R&path=P` with a request body: what the proxy would do to it.
+    The same decision function as the hot path; the body is not forwarded anywhere."""
+    from sidecar.explain import ExplainError, explain
+
+    runtime = request.app[ADMIN_STATE].runtime
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _json({"error": {"message": "request body too large", "code": "request_too_large"}}, 413)
+    try:
+        report = explain(
+            runtime.pipeline,
+            runtime.router,
+            body,
+            route=request.query.get("route"),
+            path=request.query.get("path"),
+            content_type=request.headers.get("Content-Type"),
+            content_encoding=request.headers.get("Content-Encoding"),
+        )
+    except ExplainError as exc:
+        return _json({"error": {"message": str(exc), "code": "explain_error"}}, 400)
+    return _json(report)
+
+
 def build_admin_app(state: SidecarState) -> web.Application:
-    app = web.Application()
+    # /debug/explain takes request bodies as large as the proxy accepts.
+    app = web.Application(client_max_size=state.runtime.config.limits.max_body_bytes)
     app[ADMIN_STATE] = state
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/debug/config", debug_config)
+    app.router.add_post("/debug/explain", debug_explain)
     return app

@@ -1,4 +1,4 @@
-"""`sidecar serve | check | demo | emulator` (and `--version`): the operator's entry points."""
+"""`sidecar serve | check | explain | demo | emulator` (and `--version`): the operator's entry points."""
 
 from __future__ import annotations
 
@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a config file and print a summary")
     check.add_argument("config", type=Path)
+
+    explain = sub.add_parser(
+        "explain", help="show what the sidecar would do to a request body (profile, changes, result)"
+    )
+    explain.add_argument("--config", type=Path, default=os.environ.get("SIDECAR_CONFIG") or None)
+    explain.add_argument("--route", help="route name (default: the route matching --path, else the first)")
+    explain.add_argument(
+        "--path", help="request path as the app sends it, e.g. /openai/deployments/prod/chat/completions"
+    )
+    explain.add_argument("--json", action="store_true", help="print the report as JSON")
+    explain.add_argument("request", help="JSON request body file, or - for stdin")
     _add_demo_commands(sub)
     return parser
 
@@ -111,8 +122,13 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path | None) -> SidecarConfig | None:
+    """The validated config, with its rule packs and policies compiled once to check them too."""
+    from sidecar.rewrite.pipeline import RequestPipeline
+
     try:
-        return load_config(path)
+        config = load_config(path)
+        RequestPipeline(config)
+        return config
     except ConfigError as exc:
         print("configuration is invalid:", file=sys.stderr)
         for line in exc.errors:
@@ -134,7 +150,43 @@ def _summary(config: SidecarConfig, source: str) -> str:
         lines.append(f"    {r.label}: {r.prefix} -> {r.upstream} ({r.dialect.value}){extra}")
     if config.aliases:
         lines.append(f"  aliases: {len(config.aliases)}")
+    rules = config.rules
+    if rules.packs or rules.disable or rules.policies or rules.dry_run:
+        lines.append(
+            f"  rules: {len(rules.packs)} operator pack(s), {len(rules.disable)} disabled, "
+            f"{len(rules.policies)} polic{'y' if len(rules.policies) == 1 else 'ies'}"
+            + (", dry-run everywhere" if rules.dry_run else "")
+        )
     return "\n".join(lines)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from sidecar.explain import ExplainError, explain, render_text
+    from sidecar.rewrite.pipeline import RequestPipeline
+    from sidecar.routing import Router
+
+    config = _load(args.config)
+    if config is None:
+        return 2
+    try:
+        body = sys.stdin.buffer.read() if args.request == "-" else Path(args.request).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.request}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        report = explain(
+            RequestPipeline(config), Router(config.routes), body, route=args.route, path=args.path
+        )
+    except ExplainError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        import orjson
+
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render_text(report))
+    return 0
 
 
 def _ready_notifier(fd: int) -> Callable[[], None]:
@@ -170,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(_summary(config, str(args.config)))
         return 0
+    if args.command == "explain":
+        return _explain(args)
     if args.command == "serve":
         config = _load(args.config)
         if config is None:

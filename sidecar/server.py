@@ -63,9 +63,17 @@ class Sidecar:
             shutdown_timeout=config.shutdown.drain_seconds,
             max_field_size=limits.max_header_bytes,
             max_line_size=limits.max_header_bytes,
+            # Request bodies reach the pipeline as sent: it decodes Content-Encoding itself, within
+            # the body limit, and forwards the original bytes when nothing changes. (aiohttp would
+            # otherwise inflate them without a bound and leave the Content-Encoding header on.)
+            auto_decompress=False,
         )
         self._admin = web.AppRunner(
-            build_admin_app(self.state), handle_signals=False, access_log=None, shutdown_timeout=1.0
+            build_admin_app(self.state),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=1.0,
+            auto_decompress=False,  # /debug/explain decodes like the proxy does
         )
         self.proxy_address: tuple[str, int] = ("", 0)
         self.admin_address: tuple[str, int] = ("", 0)

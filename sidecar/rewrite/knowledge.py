@@ -19,7 +19,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from sidecar.config import ConfigError
-
 from sidecar.rewrite.profile import FamilyEntry, ModelResolver
 from sidecar.rewrite.rules import (
     OPS,

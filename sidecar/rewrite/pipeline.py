@@ -8,10 +8,12 @@ Decisions, in order (each one either continues or forwards the original bytes):
    (anthropic), invoke/converse (bedrock), Gemini generateContent. Other paths are not rewrite
    targets and carry no passthrough reason.
 2. A body whose signature covers it (AWS SigV4) is never modified: `signed_body`.
-3. A declared non-JSON content type: `not_json`.
-4. Content-Encoding is undone within the body limit. A body that inflates past the limit is a
+3. Content-Encoding is undone within the body limit. A body that inflates past the limit is a
    likely compression bomb: it is forwarded untouched (`too_large`), never rejected on the
    provider's behalf; an undecodable one likewise (`parse_error`).
+4. A JSON content type (`application/json`, `*+json`) is parsed. No type, octet-stream,
+   form-urlencoded or text/plain (what curl and raw HTTP clients send) are parsed only if the body
+   starts with `{`; anything else (multipart, audio, ...) is `not_json`.
 5. orjson parse; anything but a JSON object: `parse_error`.
 6. Model -> profile -> engine. No change: original bytes (even if they were compressed), and
    `unknown_model` when no family matched. Changes in dry-run: original bytes, changes recorded.
@@ -59,9 +61,16 @@ def is_signed(headers: Mapping[str, str], query: str = "") -> bool:
     return auth.startswith("AWS4-HMAC-SHA256") or "X-Amz-Signature=" in query
 
 
-def _is_json_type(content_type: str) -> bool:
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return mime in ("application/json", "text/json") or mime.endswith("+json")
+# Types lazy clients put on JSON bodies (curl -d sends form-urlencoded; raw HTTP libraries send
+# octet-stream): on an API path such a body is examined if it looks like a JSON object.
+_MISLABELLED = frozenset({"application/octet-stream", "application/x-www-form-urlencoded", "text/plain", ""})
+
+
+def _maybe_json(content_type: str | None, body: bytes) -> bool:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime in ("application/json", "text/json") or mime.endswith("+json"):
+        return True
+    return mime in _MISLABELLED and body.lstrip()[:1] == b"{"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +178,6 @@ class RequestPipeline:
         resolver = self.resolver(route)
         if signed:
             return Decision(profile=resolver.resolve(path, None), passthrough="signed_body")
-        if content_type and not _is_json_type(content_type):
-            return Decision(profile=_NONE, passthrough="not_json")
         plain = body
         if content_encoding:
             try:
@@ -179,6 +186,8 @@ class RequestPipeline:
                 return Decision(profile=_NONE, passthrough="too_large")
             except BadEncoding:
                 return Decision(profile=_NONE, passthrough="parse_error")
+        if not _maybe_json(content_type, plain):
+            return Decision(profile=_NONE, passthrough="not_json")
         try:
             parsed = orjson.loads(plain)
         except orjson.JSONDecodeError:

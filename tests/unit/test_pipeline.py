@@ -98,8 +98,10 @@ def test_empty_body() -> None:
 @pytest.mark.parametrize(
     ("content_type", "body", "reason"),
     [
-        ("text/plain", orjson.dumps(LEGACY), "not_json"),
+        ("text/plain", b"model=o4-mini&max_tokens=5", "not_json"),
+        ("application/octet-stream", b"\x89PNG", "not_json"),
         ("multipart/form-data; boundary=x", orjson.dumps(LEGACY), "not_json"),
+        ("audio/mpeg", orjson.dumps(LEGACY), "not_json"),
         (JSON, b'{"model": "o4-mini", "max_tokens": ', "parse_error"),
         (JSON, b'[{"model": "o4-mini"}]', "parse_error"),
         (JSON, b'{"model": "o4-mini", "s": "\xff"}', "parse_error"),
@@ -114,8 +116,11 @@ def test_passthrough_reasons_forward_original_bytes(content_type: str, body: byt
     assert prepared.changes == ()
 
 
-def test_missing_content_type_is_still_examined() -> None:
-    prepared = PIPE.prepare(Dialect.OPENAI, CHAT, None, None, orjson.dumps(LEGACY))
+@pytest.mark.parametrize(
+    "content_type", [None, "application/octet-stream", "application/x-www-form-urlencoded", "text/plain"]
+)
+def test_json_object_under_a_lazy_content_type_is_still_examined(content_type: str | None) -> None:
+    prepared = PIPE.prepare(Dialect.OPENAI, CHAT, content_type, None, b"  " + orjson.dumps(LEGACY))
     assert orjson.loads(prepared.body) == FIXED
 
 
