@@ -11,9 +11,9 @@ Decisions, in order (each one either continues or forwards the original bytes):
 3. Content-Encoding is undone within the body limit. A body that inflates past the limit is a
    likely compression bomb: it is forwarded untouched (`too_large`), never rejected on the
    provider's behalf; an undecodable one likewise (`parse_error`).
-4. A JSON content type (`application/json`, `*+json`) is parsed. No type, octet-stream,
-   form-urlencoded or text/plain (what curl and raw HTTP clients send) are parsed only if the body
-   starts with `{`; anything else (multipart, audio, ...) is `not_json`.
+4. A JSON content type (`application/json`, `*+json`) is parsed, and so is a body without any
+   Content-Type that starts with `{`. Any other declared type is `not_json`: the client said what
+   it sent, and the sidecar does not second-guess it.
 5. orjson parse; anything but a JSON object: `parse_error`.
 6. Model -> profile -> engine. No change: original bytes (even if they were compressed), and
    `unknown_model` when no family matched. Changes in dry-run: original bytes, changes recorded.
@@ -61,16 +61,12 @@ def is_signed(headers: Mapping[str, str], query: str = "") -> bool:
     return auth.startswith("AWS4-HMAC-SHA256") or "X-Amz-Signature=" in query
 
 
-# Types lazy clients put on JSON bodies (curl -d sends form-urlencoded; raw HTTP libraries send
-# octet-stream): on an API path such a body is examined if it looks like a JSON object.
-_MISLABELLED = frozenset({"application/octet-stream", "application/x-www-form-urlencoded", "text/plain", ""})
-
-
 def _maybe_json(content_type: str | None, body: bytes) -> bool:
-    mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime in ("application/json", "text/json") or mime.endswith("+json"):
-        return True
-    return mime in _MISLABELLED and body.lstrip()[:1] == b"{"
+    """A JSON content type, or none at all on a body that starts like a JSON object."""
+    if content_type is None:
+        return body.lstrip()[:1] == b"{"
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime in ("application/json", "text/json") or mime.endswith("+json")
 
 
 @dataclass(frozen=True, slots=True)

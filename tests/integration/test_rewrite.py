@@ -27,6 +27,7 @@ async def metric_appears(sidecar, line: str) -> None:
     raise AssertionError(f"{line!r} not in the exposition")
 
 
+JSON = {"Content-Type": "application/json"}
 LEGACY = {
     "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "hi"}],
     "max_tokens": 200,
@@ -142,7 +143,7 @@ async def test_dry_run_route_forwards_original_and_counts_changes(upstream, make
     )
     raw = orjson.dumps({"model": "o4-mini", **LEGACY})
     async with aiohttp.ClientSession() as session:
-        async with session.post(base_url(sidecar) + "/v1/chat/completions", data=raw) as r:
+        async with session.post(base_url(sidecar) + "/v1/chat/completions", data=raw, headers=JSON) as r:
             assert r.status == 200
             assert "openai-max-tokens-to-max-completion-tokens" in r.headers["x-sidecar-rewrites"]
     assert upstream.received[0].body == raw
@@ -159,7 +160,7 @@ async def test_global_dry_run(upstream, make_sidecar) -> None:
     )
     raw = orjson.dumps({"model": "o3", **LEGACY})
     async with aiohttp.ClientSession() as session:
-        async with session.post(base_url(sidecar) + "/v1/chat/completions", data=raw) as r:
+        async with session.post(base_url(sidecar) + "/v1/chat/completions", data=raw, headers=JSON) as r:
             assert r.status == 200
     assert upstream.received[0].body == raw
     await metric_appears(
