@@ -26,12 +26,12 @@ async def test_counters_move_by_exactly_what_was_sent(upstream, make_sidecar, un
     )
     proxy, admin = base_url(sidecar), admin_url(sidecar)
     before = await scrape(admin)
+    header_ms = 0.0
     async with aiohttp.ClientSession() as s:
         for _ in range(3):
             async with s.post(proxy + "/v1/chat/completions", data=b'{"model":"gpt-4o"}') as r:
                 assert r.status == 200
-                overhead_ms = float(r.headers["x-sidecar-overhead-ms"])
-                assert 0 < overhead_ms < 10_000
+                header_ms += float(r.headers["x-sidecar-overhead-ms"])
         for _ in range(2):
             async with s.post(proxy + "/dead/chat/completions", data=b"{}") as r:
                 assert r.status == 502
@@ -72,7 +72,8 @@ async def test_counters_move_by_exactly_what_was_sent(upstream, make_sidecar, un
     # Every request the upstream answered has its overhead observed: 3 echo, sse, hang.
     assert delta(before, after, "sidecar_overhead_seconds_count", route="main") == 5
     assert value(after, "sidecar_overhead_seconds_bucket", route="main", le="+Inf") == 5
-    assert value(after, "sidecar_overhead_seconds_sum", route="main") > 0
+    # The header is measured up to the moment it is sent, the histogram a little later.
+    assert 0 < header_ms / 1000 <= value(after, "sidecar_overhead_seconds_sum", route="main")
     assert delta(before, after, "sidecar_request_duration_seconds_count", route="main", stream="true") == 2
     assert delta(before, after, "sidecar_upstream_first_byte_seconds_count", route="main") == 5
     assert value(after, "sidecar_build_info") == 1
