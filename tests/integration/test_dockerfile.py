@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import tomllib
+from fnmatch import fnmatch
 
 import aiohttp
 
@@ -46,6 +47,19 @@ def test_entrypoint_is_the_console_script_and_cmd_names_a_shipped_config():
     assert (REPO / source).is_file()
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     assert f"!{source}" in ignore, "the build context must include the config the image copies"
+
+
+def test_every_data_file_of_the_package_reaches_the_image():
+    """The image installs the package non-editable (tests run editable and would not notice): every
+    non-Python file under sidecar/ must sit in a package and match its package-data globs."""
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for path in (REPO / "sidecar").rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        assert (path.parent / "__init__.py").is_file(), f"{path}: its directory is not a package"
+        package = ".".join(path.parent.relative_to(REPO).parts)
+        globs = [*package_data.get(package, []), *package_data.get("*", [])]
+        assert any(fnmatch(path.name, g) for g in globs), f"{path}: not in [tool.setuptools.package-data]"
 
 
 async def test_exact_entrypoint_and_cmd_start_and_pass_the_probes(tmp_path, upstream):

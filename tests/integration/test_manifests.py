@@ -53,3 +53,22 @@ async def test_pod_serves_its_probes_and_the_app_as_the_manifest_says(pod, tmp_p
         sp.proc.send_signal(signal.SIGTERM)
         grace = pod.spec.get("terminationGracePeriodSeconds", 30)
         assert await asyncio.wait_for(sp.proc.wait(), grace) == 0
+
+
+async def test_a_configmap_update_reaches_the_running_sidecar(tmp_path, upstream):
+    """The deployed command line watches the mounted file: a kubelet-style swap is reloaded at the
+    manifest's own poll interval, with no signal and no restart."""
+    [pod] = [p for p in PODS if p.unit == "examples/native-sidecar.yaml"]
+    mount, _ = pod.mount_of(pod.config_path)
+    staged = stage_config(pod.config_map_data()[pod.config_key], upstream.url)
+    volume = ConfigMapVolume(tmp_path / "mount")
+    volume.publish({pod.config_key: staged.text})
+    sp = await start_container(pod.argv, container_env(pod.env), {mount["mountPath"]: volume.root})
+    try:
+        volume.publish({pod.config_key: staged.text.replace("name: openai", "name: openai-v2")})
+        reloaded = await sp.wait_for_event("config_reloaded", timeout=15)
+        assert reloaded["trigger"] == "file_changed"
+        assert reloaded["changed"] == ["routes"]
+    finally:
+        sp.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(sp.proc.wait(), 10) == 0
