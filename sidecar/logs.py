@@ -93,7 +93,8 @@ def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
 # booleans, null, and short enum-like words ("high", "adaptive", "auto") outside message content.
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,47}")
 _SECRET_PREFIXES = ("sk-", "sk_", "key-", "akia", "asia", "bearer")
-_CONTENT_ROOTS = ("messages", "system", "contents", "input", "prompt", "instructions", "tools")
+# A value is content if any field on its path (either side of a move's "a -> b") is one of these.
+_CONTENT_FIELDS = re.compile(r"\b(?:messages|system|contents|input|prompt|instructions|tools|content|text)\b")
 
 
 def loggable_value(path: str, value: Any) -> Any:
@@ -101,9 +102,8 @@ def loggable_value(path: str, value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        root = path.lstrip("$./[").split(".", 1)[0].split("[", 1)[0]
         if (
-            root not in _CONTENT_ROOTS
+            not _CONTENT_FIELDS.search(path)
             and _WORD.fullmatch(value)
             and not value.lower().startswith(_SECRET_PREFIXES)
         ):

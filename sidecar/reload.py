@@ -139,6 +139,7 @@ class ConfigWatcher:
         else:
             self.state.runtime = runtime  # the atomic swap: one assignment on the loop thread
             metrics.allow_rules(runtime.pipeline.rule_labels())  # before configure: it pre-initialises them
+            metrics.allow_families(runtime.pipeline.knowledge.by_id)
             metrics.configure(new)
             metrics.record_reload(True)
             if new.logging != running.logging:

@@ -51,6 +51,7 @@ class Sidecar:
         self.state = SidecarState(runtime=Runtime.build(config), metrics=metrics or Metrics())
         # The packs' (family, rule, action) label sets first: configure() pre-initialises them.
         self.state.metrics.allow_rules(self.state.runtime.pipeline.rule_labels())
+        self.state.metrics.allow_families(self.state.runtime.pipeline.knowledge.by_id)
         self.state.metrics.configure(config)
         limits = config.limits
         self._proxy = web.AppRunner(

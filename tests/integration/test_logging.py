@@ -28,6 +28,7 @@ async def test_debug_logs_never_contain_credentials_or_bodies(tmp_path, upstream
         "api-key": CANARY_KEY,
         "x-api-key": CANARY_KEY,
         "X-Request-Id": "rid-dbg",
+        "Content-Type": "application/json",
     }
     bodies = [
         # Parameters the rule packs rewrite (max_tokens, temperature, reasoning_effort), so the
@@ -81,6 +82,14 @@ async def test_debug_logs_never_contain_credentials_or_bodies(tmp_path, upstream
         }
     rewrites = [line for line in lines if line.get("logger") == "sidecar.rewrite"]
     assert sum(len(line["rules"]) for line in access) == len(rewrites)
+    assert access[0]["rules"] == [
+        "openai-max-tokens-to-max-completion-tokens",
+        "openai-temperature-default-only",
+    ]
+    assert [(r["rule"], r["path"], r["before"]) for r in rewrites[:2]] == [
+        ("openai-max-tokens-to-max-completion-tokens", "max_tokens -> max_completion_tokens", 50),
+        ("openai-temperature-default-only", "temperature", 0.2),
+    ]
     for line in rewrites:
         assert line["level"] == "debug"
         assert line["request_id"] == "rid-dbg"

@@ -128,7 +128,14 @@ async def test_ten_thousand_model_names_add_a_bounded_number_of_series(upstream,
     # One request first creates the series a request of this kind needs; 10,000 more distinct
     # names must then add none.
     assert await _pipeline(sidecar.proxy_address, range(FLOOD, FLOOD + 1)) == 1
-    before = await scrape_when(admin, lambda now: total(now, "sidecar_requests_total") == 1)
+    async with aiohttp.ClientSession() as s:
+        for _ in range(5):  # the allowlisted model gets its own label value
+            async with s.post(
+                base_url(sidecar) + "/v1/chat/completions", data=b'{"model":"gpt-4o"}', headers=JSON
+            ) as r:
+                assert r.status == 200
+    before = await scrape_when(admin, lambda now: total(now, "sidecar_requests_total") == 6)
+    assert value(before, "sidecar_requests_total", model="gpt-4o") == 5
     # Pipelined batches on a few keep-alive connections: cheap for the client, so the run measures
     # the proxy and stays fast.
     answered = sum(
@@ -137,12 +144,100 @@ async def test_ten_thousand_model_names_add_a_bounded_number_of_series(upstream,
         )
     )
     assert answered == FLOOD
-    assert len(upstream.received) == FLOOD + 1
+    assert len(upstream.received) == FLOOD + 6
     after = await scrape_when(
         admin,
         lambda now: total(now, "sidecar_requests_total") - total(before, "sidecar_requests_total") == FLOOD,
     )
     assert total(after, "sidecar_requests_total") - total(before, "sidecar_requests_total") == FLOOD
     assert set(after) == set(before), sorted(set(after) - set(before))
-    assert {ls["model"] for ls in series(after, "sidecar_requests_total")} <= {"gpt-4o", "other"}
+    assert {ls["model"] for ls in series(after, "sidecar_requests_total")} == {"gpt-4o", "other"}
+    assert value(after, "sidecar_requests_total", model="gpt-4o") == 5
     assert not [key for key in after if any("flood-model" in v for _, v in key[1])]
+
+
+O3 = {
+    "model": "o3-mini",
+    "max_tokens": 50,
+    "temperature": 0.2,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+GPT5 = {**O3, "model": "gpt-5", "top_p": 0.5}
+JSON = {"Content-Type": "application/json"}
+RENAME = {"rule": "openai-max-tokens-to-max-completion-tokens", "action": "rename"}
+TEMPERATURE = {"rule": "openai-temperature-default-only", "action": "drop"}
+SAMPLING = {"rule": "openai-sampling-params-unsupported", "action": "drop"}
+
+
+async def test_rewrites_counted_per_rule_family_mode_and_allowlisted_model(upstream, make_sidecar):
+    sidecar = await make_sidecar(
+        routes=[
+            {"prefix": "/v1", "upstream": upstream.url, "dialect": "openai", "name": "openai"},
+            {
+                "prefix": "/dry",
+                "upstream": upstream.url,
+                "dialect": "openai",
+                "dry_run": True,
+                "strip_prefix": True,
+            },
+        ],
+        metrics={"model_labels": ["gpt-5"]},
+    )
+    proxy, admin = base_url(sidecar), admin_url(sidecar)
+    before = await scrape(admin)
+    o_series = {"family": "openai-o-series", "model": "other"}
+    # Known rules exist at 0 before the first rewrite, in each route's own mode.
+    assert (
+        "sidecar_rewrites_total",
+        frozenset({("route", "openai"), ("mode", "enforce"), *o_series.items(), *RENAME.items()}),
+    ) in before
+    assert (
+        "sidecar_rewrites_total",
+        frozenset({("route", "dry"), ("mode", "dry_run"), *o_series.items(), *RENAME.items()}),
+    ) in before
+
+    sends = (
+        [("/v1", O3)] * 3 + [("/v1", GPT5)] * 2 + [("/v1", {**O3, "model": "gpt-4o"})] + [("/dry/v1", O3)] * 2
+    )
+    async with aiohttp.ClientSession() as s:
+        for path, body in sends:
+            async with s.post(proxy + path + "/chat/completions", data=orjson.dumps(body), headers=JSON) as r:
+                assert r.status == 200
+    after = await scrape_when(
+        admin,
+        lambda now: (
+            total(now, "sidecar_requests_total") - total(before, "sidecar_requests_total") == len(sends)
+        ),
+    )
+
+    def rewrites(**labels: str) -> float:
+        return delta(before, after, "sidecar_rewrites_total", **labels)
+
+    enforce = {"route": "openai", "mode": "enforce"}
+    assert rewrites(**enforce, **o_series, **RENAME) == 3
+    assert rewrites(**enforce, **o_series, **TEMPERATURE) == 3
+    gpt5 = {**enforce, "family": "openai-gpt-5", "model": "gpt-5"}
+    assert rewrites(**gpt5, **RENAME) == 2
+    assert rewrites(**gpt5, **TEMPERATURE) == 2
+    assert rewrites(**gpt5, **SAMPLING) == 2
+    dry = {"route": "dry", "mode": "dry_run", **o_series}
+    assert rewrites(**dry, **RENAME) == 2
+    assert rewrites(**dry, **TEMPERATURE) == 2
+    assert (
+        total(after, "sidecar_rewrites_total") - total(before, "sidecar_rewrites_total")
+        == 3 * 2 + 2 * 3 + 2 * 2
+    )
+    assert total(after, "sidecar_rewrites_total", route="dry", mode="enforce") == 0
+
+    assert (
+        delta(before, after, "sidecar_requests_total", route="openai", family="openai-chat", code="200") == 1
+    )
+    assert (
+        delta(before, after, "sidecar_requests_total", route="openai", family="openai-gpt-5", model="gpt-5")
+        == 2
+    )
+    assert delta(before, after, "sidecar_requests_total", route="openai", family="openai-o-series") == 3
+    # What crossed: enforced rewrites reached the upstream, dry-run bodies left untouched.
+    forwarded = [orjson.loads(got.body) for got in upstream.received]
+    assert "max_completion_tokens" in forwarded[0] and "max_tokens" not in forwarded[0]
+    assert [got.body for got in upstream.received[-2:]] == [orjson.dumps(O3)] * 2

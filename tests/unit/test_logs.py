@@ -135,6 +135,9 @@ def test_access_log_can_be_turned_off(captured):
         ("$.system", "short", "<str len=5>"),
         ("contents[1].parts", [1, 2], "<array len=2>"),
         ("tools", {"a": 1}, "<object keys=1>"),
+        ("system -> messages[0]", "hello", "<str len=5>"),
+        ("max_tokens -> max_completion_tokens", 50, 50),
+        ("reasoning_effort -> thinking.type", "adaptive", "adaptive"),
     ],
 )
 def test_loggable_value(path, value, shown):
