@@ -328,6 +328,9 @@ class RewriteContext:
 
 def _find(root: Any, path: Path) -> list[tuple[tuple[Segment, ...], Any]]:
     """Every (concrete path, value) that `path` names and that exists, in document order."""
+    if ANY not in path:  # the common case: one concrete field
+        value = _get(root, path)
+        return [] if value is _MISSING else [(path, value)]
     found: list[tuple[tuple[Segment, ...], Any]] = []
     _walk(root, path, 0, (), found)
     return found
