@@ -25,6 +25,7 @@ from sidecar.rewrite.rules import (
     UNKNOWN_FAMILY,
     CompiledRule,
     Family,
+    Fit,
     Pack,
     Rule,
     capabilities_match,
@@ -139,8 +140,12 @@ def _family_rules(family: Family, rules: Sequence[CompiledRule]) -> tuple[Compil
                 continue
         elif family.id == UNKNOWN_FAMILY:
             continue  # unknown models are left alone unless a rule names `unknown` explicitly
-        if capabilities_match(when, family.capabilities):
-            selected.append(compiled)
+        if not capabilities_match(when, family.capabilities):
+            continue
+        inert = all(isinstance(a, Fit) for a in compiled.rule.actions)
+        if inert and family.capabilities.reasoning_efforts is None:
+            continue  # `fit` has nothing to fit to: skip the no-op per request (and its labels)
+        selected.append(compiled)
     return tuple(selected)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Change",
     "CompiledRule",
     "Family",
+    "Fit",
     "Pack",
     "RewriteContext",
     "Rule",
