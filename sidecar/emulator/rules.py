@@ -43,6 +43,7 @@ ANTHROPIC_PARAMS = frozenset(
         "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
         "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier",
         "container", "mcp_servers", "output_config", "output_format", "context_management",
+        "cache_control", "diagnostics", "inference_geo", "speed", "user_profile_id", "workspace_id",
     }
 )  # fmt: skip
 
