@@ -184,13 +184,16 @@ class ConfigWatcher:
             timeout = settings.poll_interval_seconds if settings.watch and self.path is not None else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            if self._wake.is_set():
-                self._wake.clear()
-                if self.path is not None:
-                    self._seen = self._look()  # what SIGHUP loads is what later polls compare with
-                await self.reload("signal")
-            else:
-                await self.poll()
+            try:
+                if self._wake.is_set():
+                    self._wake.clear()
+                    if self.path is not None:
+                        self._seen = self._look()  # what SIGHUP loads is what later polls compare with
+                    await self.reload("signal")
+                else:
+                    await self.poll()
+            except Exception as exc:  # a watcher that died silently would never reload again
+                event("config_watch_error", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
 
     async def __aenter__(self) -> ConfigWatcher:
         self._task = asyncio.create_task(self._run(), name="config-watcher")

@@ -207,19 +207,35 @@ async def test_a_request_keeps_the_config_it_started_with(mounted, volume, upstr
             assert "x-sidecar-request-id" in new.headers
 
 
-async def test_watcher_task_polls_on_its_own(volume, upstream, other_upstream):
+async def test_watcher_task_polls_on_its_own_and_survives_an_error(
+    volume, upstream, other_upstream, monkeypatch, caplog
+):
     volume.publish({"config.yaml": config_text(upstream.url, reload={"poll_interval_seconds": 0.05})})
     path = volume.root / "config.yaml"
     sidecar = Sidecar(load_config(path, env={}), path, metrics=Metrics())
+    polls = 0
+    real_poll = ConfigWatcher.poll
+
+    async def flaky_poll(self: ConfigWatcher) -> bool | None:
+        nonlocal polls
+        polls += 1
+        if polls == 1:
+            raise RuntimeError("disk on fire")
+        return await real_poll(self)
+
+    monkeypatch.setattr(ConfigWatcher, "poll", flaky_poll)
     await sidecar.start()
     try:
-        async with ConfigWatcher(sidecar.state, path, env={}):
-            volume.publish({"config.yaml": config_text(other_upstream.url)})
-            for _ in range(200):
-                if reloads(sidecar, "success"):
-                    break
-                await asyncio.sleep(0.05)
+        with caplog.at_level(logging.WARNING, logger="sidecar"):
+            async with ConfigWatcher(sidecar.state, path, env={}):
+                volume.publish({"config.yaml": config_text(other_upstream.url)})
+                for _ in range(200):
+                    if reloads(sidecar, "success"):
+                        break
+                    await asyncio.sleep(0.05)
         assert sidecar.config.routes[0].upstream == other_upstream.url
+        [error] = [r for r in caplog.records if getattr(r, "event", None) == "config_watch_error"]
+        assert error.error == "RuntimeError: disk on fire"
         # The new file dropped the short interval: the watcher follows the live setting.
         assert sidecar.config.reload.poll_interval_seconds == 2.0
     finally:
