@@ -259,10 +259,15 @@ def print_results(results: list[ScenarioResult], out: Callable[[str], None]) -> 
 
 
 async def rewrite_counters(admin_url: str) -> list[str]:
-    """The `sidecar_rewrites_total` samples from the admin `/metrics`."""
+    """The non-zero `sidecar_rewrites_total` samples from the admin `/metrics` (the registry
+    pre-creates every known label set at zero, which is noise here)."""
     async with aiohttp.ClientSession() as session, session.get(admin_url + "/metrics") as resp:
         text = await resp.text()
-    return [line for line in text.splitlines() if line.startswith("sidecar_rewrites_total")]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("sidecar_rewrites_total") and float(line.rsplit(" ", 1)[1]) != 0
+    ]
 
 
 def _bindable(address: str) -> str:

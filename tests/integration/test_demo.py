@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+import orjson
+
 from sidecar.emulator.demo import SCENARIOS, run_demo
 
 EPHEMERAL = ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"]
@@ -50,6 +52,25 @@ async def test_demo_replay_reaches_the_upstream_and_shows_the_direct_failures():
     assert untouched.upstream_body == untouched.sent
     assert untouched.via_sidecar.ok and untouched.direct.ok
     assert "identical bytes" in out.getvalue()
+    # The rewrite engine fixes these in flight; the rule ids come back in x-sidecar-rewrites.
+    fixed = {
+        "o4-mini": ("openai-max-tokens-to-max-completion-tokens", ("max_tokens", "temperature")),
+        "azure": ("openai-max-tokens-to-max-completion-tokens", ("max_tokens",)),
+        "gpt-5-mini-stream": ("openai-max-tokens-to-max-completion-tokens", ("max_tokens", "top_p")),
+        "claude-opus-4-7": ("claude-sampling-removed", ("temperature",)),
+    }
+    for key, (rule, removed) in fixed.items():
+        result = by_key[key]
+        assert result.via_sidecar.ok, (key, result.via_sidecar)
+        assert rule in result.via_sidecar.rules, key
+        forwarded = orjson.loads(result.upstream_body or b"{}")
+        assert not set(removed) & set(forwarded), (key, forwarded)
+    assert by_key["gpt-5-mini-stream"].via_sidecar.events > 0
+    # The counters printed from /metrics carry those rules (zero-valued series are left out).
+    counters = out.getvalue().split("sidecar_rewrites_total from the admin /metrics:")[1]
+    assert 'route="anthropic",rule="claude-sampling-removed"} 1.0' in counters
+    assert 'route="azure",rule="openai-max-tokens-to-max-completion-tokens"} 1.0' in counters
+    assert "} 0.0" not in counters
 
 
 async def test_demo_without_once_stays_up_until_interrupted():

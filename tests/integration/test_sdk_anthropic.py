@@ -118,3 +118,33 @@ async def test_sdk_parses_the_emulators_errors_like_the_providers(emulator):
         },
     }
     await client.close()
+
+
+# --- legacy calls the rewrite engine makes acceptable (issue 3 rules, §1.4) --------------------------
+
+
+async def test_temperature_to_claude_opus_4_7_stream_succeeds(stack):
+    """§1.4 Opus 4.7 refuses `temperature`; through the sidecar the stream arrives whole."""
+    client = anthropic.AsyncAnthropic(base_url=base(stack.url), api_key="sk-ant-test", max_retries=0)
+    async with client.messages.stream(
+        model="claude-opus-4-7", max_tokens=256, messages=HI, extra_body={"temperature": 0.3}
+    ) as stream:
+        events = [e.type async for e in stream if e.type != "text"]
+        final = await stream.get_final_message()
+    assert events[0] == "message_start" and events[-1] == "message_stop"
+    assert events.count("content_block_delta") == 4
+    assert final.content[0].text == ANSWER  # type: ignore[union-attr]
+    assert "temperature" not in stack.emulator.last().json()
+    await client.close()
+
+
+async def test_temperature_and_top_p_to_claude_4_5_keeps_one(stack):
+    """§1.4 Claude 4.5+: never both."""
+    client = anthropic.AsyncAnthropic(base_url=base(stack.url), api_key="sk-ant-test", max_retries=0)
+    message = await client.messages.create(
+        model="claude-haiku-4-5", max_tokens=64, messages=HI, extra_body={"temperature": 0.5, "top_p": 0.9}
+    )
+    assert message.content[0].text == ANSWER  # type: ignore[union-attr]
+    got = stack.emulator.last().json()
+    assert got["temperature"] == 0.5 and "top_p" not in got
+    await client.close()

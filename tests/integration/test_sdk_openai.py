@@ -22,6 +22,17 @@ def sync_client(base: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=base + "/v1", api_key="sk-test", max_retries=0)
 
 
+def async_client(base: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=base + "/v1", api_key="sk-test", max_retries=0)
+
+
+def azure_client(endpoint: str) -> openai.AsyncAzureOpenAI:
+    """A deployment-based client, as apps on Azure's dated API versions use it (§1.3)."""
+    return openai.AsyncAzureOpenAI(
+        azure_endpoint=endpoint, api_version="2024-12-01-preview", api_key="azure-test", max_retries=0
+    )
+
+
 async def test_sync_chat_completion_passthrough(stack):
     client = sync_client(stack.url)
     completion = await asyncio.to_thread(
@@ -55,7 +66,7 @@ async def test_sync_stream_every_chunk_in_order(stack):
 
 
 async def test_async_chat_completion_and_stream(stack):
-    client = openai.AsyncOpenAI(base_url=stack.url + "/v1", api_key="sk-test", max_retries=0)
+    client = async_client(stack.url)
     completion = await client.chat.completions.create(
         model="o4-mini", messages=HI, max_completion_tokens=200, reasoning_effort="low"
     )
@@ -73,9 +84,7 @@ async def test_async_chat_completion_and_stream(stack):
 
 
 async def test_azure_client_with_deployment_hiding_the_model(stack):
-    client = openai.AsyncAzureOpenAI(
-        azure_endpoint=stack.url, api_version="2024-12-01-preview", api_key="azure-test", max_retries=0
-    )
+    client = azure_client(stack.url)
     completion = await client.chat.completions.create(
         model="team-chat", messages=HI, max_tokens=20, temperature=0.5
     )
@@ -96,7 +105,7 @@ async def test_azure_client_with_deployment_hiding_the_model(stack):
 
 async def test_sdk_parses_the_emulators_errors_like_the_providers(emulator):
     """Straight to the emulator: the SDK surfaces the provider's code and param (§1.1)."""
-    client = openai.AsyncOpenAI(base_url=emulator.url + "/v1", api_key="sk-test", max_retries=0)
+    client = async_client(emulator.url)
     with pytest.raises(openai.BadRequestError) as caught:
         await client.chat.completions.create(model="o4-mini", messages=HI, max_tokens=50)
     assert caught.value.code == "unsupported_parameter"
@@ -104,4 +113,49 @@ async def test_sdk_parses_the_emulators_errors_like_the_providers(emulator):
     assert "Use 'max_completion_tokens' instead." in caught.value.message
     with pytest.raises(openai.NotFoundError):
         await client.chat.completions.create(model="gpt-9-ultra", messages=HI)
+    await client.close()
+
+
+# --- legacy calls the rewrite engine makes acceptable (issue 3 rules, §1.1-§1.3) -------------------
+
+
+async def test_legacy_o4_mini_call_succeeds_through_the_sidecar(stack):
+    """max_tokens + temperature + top_p + penalties to o4-mini: the upstream gets what §1.1 allows."""
+    client = sync_client(stack.url)
+    completion = await asyncio.to_thread(
+        client.chat.completions.create,
+        model="o4-mini",
+        messages=HI,
+        max_tokens=256,
+        temperature=0.2,
+        top_p=0.9,
+        presence_penalty=0.1,
+    )
+    assert completion.choices[0].message.content == ANSWER
+    assert stack.emulator.last().json() == {"messages": HI, "model": "o4-mini", "max_completion_tokens": 256}
+
+
+async def test_legacy_gpt_5_mini_stream_succeeds_with_every_chunk_in_order(stack):
+    client = async_client(stack.url)
+    stream = await client.chat.completions.create(
+        model="gpt-5-mini", messages=HI, max_tokens=100, temperature=0.7, stream=True
+    )
+    pieces = [chunk.choices[0].delta.content async for chunk in stream]
+    assert pieces == ["", "Hello", " from", " the", " llm-sidecar", None]
+    got = stack.emulator.last().json()
+    assert got["max_completion_tokens"] == 100
+    assert "max_tokens" not in got and "temperature" not in got  # §1.2: only the default (1)
+    await client.close()
+
+
+async def test_legacy_azure_call_to_a_deployment_hiding_o4_mini_succeeds(stack):
+    """`prod-reasoner` says nothing about its model; the operator's alias maps it to o4-mini (§1.3)."""
+    client = azure_client(stack.url)
+    completion = await client.chat.completions.create(
+        model="prod-reasoner", messages=HI, max_tokens=64, temperature=0.3
+    )
+    assert completion.choices[0].message.content == ANSWER
+    got = stack.emulator.last()
+    assert got.path == "/openai/deployments/prod-reasoner/chat/completions"
+    assert got.json() == {"messages": HI, "model": "prod-reasoner", "max_completion_tokens": 64}
     await client.close()
