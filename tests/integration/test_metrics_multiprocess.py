@@ -38,7 +38,14 @@ async def test_two_processes_aggregate_counters_and_live_gauges(tmp_path, upstre
         await _post(a.proxy, 3)
         await _post(b.proxy, 2)
         for admin in (a.admin, b.admin):
-            s = await scrape_when(admin, lambda now: value(now, "sidecar_requests_total", code="200") == 5)
+            # Another process's sample files are read while it may be mid-update: wait for both.
+            s = await scrape_when(
+                admin,
+                lambda now: (
+                    value(now, "sidecar_requests_total", code="200") == 5
+                    and value(now, "sidecar_overhead_seconds_count") == 5
+                ),
+            )
             assert value(s, "sidecar_requests_total", route="v1", code="200") == 5
             assert value(s, "sidecar_overhead_seconds_count", route="v1") == 5
             assert value(s, "sidecar_requests_in_flight", route="v1") == 0
