@@ -6,7 +6,8 @@ Paths (one server plays every provider; point each sidecar route at the matching
     POST /v1/chat/completions, GET /v1/models          OpenAI
     POST /openai/deployments/{d}/chat/completions      Azure OpenAI (?api-version= required)
     POST /v1/messages                                  Anthropic
-    POST /deepseek[/v1]/chat/completions               DeepSeek
+    POST /deepseek[/v1]/chat/completions               DeepSeek, deepseek-reasoner under the R1 rules
+    POST /deepseek-thinking[/v1]/chat/completions      DeepSeek's thinking mode (V3.1+/V4 rules)
     POST /litellm[/v1]/chat/completions                a LiteLLM proxy in front of Claude
     POST /vllm[/v1]/chat/completions                   vLLM
     GET|DELETE /_emulator/requests                     the record (JSON) / clear it
@@ -26,7 +27,7 @@ import orjson
 from aiohttp import web
 
 from sidecar.emulator.anthropic import message_events, message_json, messages_handler
-from sidecar.emulator.compat import DEEPSEEK, LITELLM, VLLM
+from sidecar.emulator.compat import DEEPSEEK, DEEPSEEK_THINKING, LITELLM, VLLM
 from sidecar.emulator.content import reply_for
 from sidecar.emulator.errors import ProviderError, openai_error_body
 from sidecar.emulator.openai import (
@@ -53,6 +54,8 @@ CHAT_PATHS: dict[str, ChatFlavour] = {
     "/openai/deployments/{deployment}/chat/completions": AZURE,
     "/deepseek/chat/completions": DEEPSEEK,
     "/deepseek/v1/chat/completions": DEEPSEEK,
+    "/deepseek-thinking/chat/completions": DEEPSEEK_THINKING,
+    "/deepseek-thinking/v1/chat/completions": DEEPSEEK_THINKING,
     "/litellm/chat/completions": LITELLM,
     "/litellm/v1/chat/completions": LITELLM,
     "/vllm/v1/chat/completions": VLLM,

@@ -12,9 +12,15 @@ from aiohttp import web
 from sidecar.emulator.errors import ProviderError, anthropic_error_body, litellm_error_body, openai_error_body
 from sidecar.emulator.models import DEEPSEEK_MODELS, claude_model
 from sidecar.emulator.openai import ChatFlavour, ChatPlan
-from sidecar.emulator.rules import check_deepseek, check_thinking, thinking_enabled
+from sidecar.emulator.rules import (
+    check_deepseek,
+    check_deepseek_thinking_mode,
+    check_thinking,
+    deepseek_thinks,
+    thinking_enabled,
+)
 
-__all__ = ["DEEPSEEK", "LITELLM", "VLLM"]
+__all__ = ["DEEPSEEK", "DEEPSEEK_THINKING", "LITELLM", "VLLM"]
 
 
 def _bearer_required(message: str) -> Callable[[web.Request], ProviderError | None]:
@@ -40,11 +46,26 @@ def _deepseek_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | Pro
     return ChatPlan(model=str(name), reasoning="reasoning_content" if reasoner else None)
 
 
+_DEEPSEEK_AUTH = _bearer_required("Authentication Fails, Your api key: ****None is invalid")
 DEEPSEEK = ChatFlavour(
-    name="deepseek",
-    auth=_bearer_required("Authentication Fails, Your api key: ****None is invalid"),
-    error_shape=openai_error_body,
-    plan=_deepseek_plan,
+    name="deepseek", auth=_DEEPSEEK_AUTH, error_shape=openai_error_body, plan=_deepseek_plan
+)
+
+
+def _deepseek_thinking_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | ProviderError:
+    """The thinking-mode generation: `reasoning_content` in the history is fine, and required on
+    the assistant turns that called tools since the last user message (§1.7 [NEWER])."""
+    name = body.get("model")
+    if not isinstance(name, str) or name not in DEEPSEEK_MODELS:
+        return ProviderError("Model Not Exist", code="invalid_request_error")
+    err = check_deepseek_thinking_mode(body)
+    if err is not None:
+        return err
+    return ChatPlan(model=name, reasoning="reasoning_content" if deepseek_thinks(body) else None)
+
+
+DEEPSEEK_THINKING = ChatFlavour(
+    name="deepseek-thinking", auth=_DEEPSEEK_AUTH, error_shape=openai_error_body, plan=_deepseek_thinking_plan
 )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "OPENAI_CHAT_PARAMS",
     "check_anthropic_messages",
     "check_deepseek",
+    "check_deepseek_thinking_mode",
     "check_openai_chat",
     "check_thinking",
     "thinking_enabled",
@@ -327,11 +328,8 @@ def _check_effort_config(body: Mapping[str, Any], model: ClaudeModel) -> Provide
 # --- DeepSeek (§1.7) -------------------------------------------------------------------------------
 
 
-def check_deepseek(body: Mapping[str, Any], reasoner: bool) -> ProviderError | None:
-    """deepseek-reasoner under the R1 rules: sampling is silently ignored, but logprobs,
-    `reasoning_content` in the input and successive same-role turns are errors."""
-    if not reasoner:
-        return None
+def _reasoner_messages(body: Mapping[str, Any]) -> ProviderError | list[Any]:
+    """The logprobs refusal every thinking DeepSeek model gives, else the messages to check."""
     for key in ("logprobs", "top_logprobs"):
         if key in body:
             # §1.7: "logprobs, top_logprobs: error"; wording APPROXIMATE.
@@ -339,8 +337,17 @@ def check_deepseek(body: Mapping[str, Any], reasoner: bool) -> ProviderError | N
                 f"deepseek-reasoner does not support the parameter '{key}'.", code="invalid_request_error"
             )
     messages = body.get("messages")
-    if not isinstance(messages, list):
+    return messages if isinstance(messages, list) else []
+
+
+def check_deepseek(body: Mapping[str, Any], reasoner: bool) -> ProviderError | None:
+    """deepseek-reasoner under the R1 rules: sampling is silently ignored, but logprobs,
+    `reasoning_content` in the input and successive same-role turns are errors."""
+    if not reasoner:
         return None
+    messages = _reasoner_messages(body)
+    if isinstance(messages, ProviderError):
+        return messages
     previous: str | None = None
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
@@ -363,4 +370,51 @@ def check_deepseek(body: Mapping[str, Any], reasoner: bool) -> ProviderError | N
                 code="invalid_request_error",
             )
         previous = role if role in ("user", "assistant") else previous
+    return None
+
+
+# DeepSeek's thinking mode (V3.1 / V3.2 / V4 docs, §1.7 [NEWER]): effort high/max (low/medium and
+# xhigh are mapped by the API), and after a tool call the reasoning must come back.
+DEEPSEEK_EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
+
+
+def deepseek_thinks(body: Mapping[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled"):
+        return bool(thinking["type"] == "enabled")
+    return body.get("model") == "deepseek-reasoner"
+
+
+def check_deepseek_thinking_mode(body: Mapping[str, Any]) -> ProviderError | None:
+    thinking = body.get("thinking")
+    if thinking is not None and not (
+        isinstance(thinking, dict) and thinking.get("type") in ("enabled", "disabled")
+    ):
+        # APPROXIMATE wording.
+        return ProviderError("thinking.type must be 'enabled' or 'disabled'.", code="invalid_request_error")
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in DEEPSEEK_EFFORTS:
+        # APPROXIMATE wording.
+        return ProviderError(f"Invalid reasoning_effort value: {effort!r}.", code="invalid_request_error")
+    if not deepseek_thinks(body):
+        return None
+    messages = _reasoner_messages(body)
+    if isinstance(messages, ProviderError):
+        return messages
+    last_user = max(
+        (i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"), default=-1
+    )
+    for i in range(last_user + 1, len(messages)):
+        message = messages[i]
+        if (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and message.get("tool_calls")
+            and "reasoning_content" not in message
+        ):
+            # §1.7: a tool call happened in this turn, so the reasoning must be passed back.
+            return ProviderError(
+                f"Missing 'reasoning_content' field in the assistant message at message index {i}.",
+                code="invalid_request_error",
+            )
     return None

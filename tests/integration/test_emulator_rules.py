@@ -19,6 +19,7 @@ CHAT = "/v1/chat/completions"
 AZURE = "/openai/deployments/{}/chat/completions" + AZURE_QUERY
 MESSAGES = "/v1/messages"
 DEEPSEEK = "/deepseek/chat/completions"
+DEEPSEEK_THINKING = "/deepseek-thinking/chat/completions"
 LITELLM = "/litellm/v1/chat/completions"
 BUDGET_DOCS = (
     "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
@@ -206,6 +207,28 @@ COMPAT_CASES = [
 ]
 
 
+TOOL_CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+TOOL_TURN = [
+    *HI,
+    {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]},
+    {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+]
+THINKING_CASES = [
+    # §1.7 thinking mode: after a tool call in this turn, reasoning_content must come back.
+    Case(
+        "s1.7-deepseek-thinking-reasoning_content-required-after-tool-call",
+        DEEPSEEK_THINKING,
+        {"model": "deepseek-reasoner", "messages": TOOL_TURN},
+        {
+            "model": "deepseek-reasoner",
+            "messages": [*HI, {**TOOL_TURN[1], "reasoning_content": "call f"}, TOOL_TURN[2]],
+        },
+        "Missing 'reasoning_content' field in the assistant message at message index 1.",
+        code="invalid_request_error",
+    ),
+]
+
+
 async def _check(base: str, case: Case) -> None:
     bad = await post(base, case.path, case.bad)
     assert bad.status == 400, bad.raw
@@ -227,7 +250,9 @@ async def _check(base: str, case: Case) -> None:
     assert good.status == 200, good.raw
 
 
-@pytest.mark.parametrize("case", OPENAI_CASES + ANTHROPIC_CASES + COMPAT_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", OPENAI_CASES + ANTHROPIC_CASES + COMPAT_CASES + THINKING_CASES, ids=lambda c: c.id
+)
 async def test_rejects_documented_invalid_request_and_accepts_the_fix(emulator, case):
     await _check(emulator.url, case)
 
@@ -253,6 +278,16 @@ ACCEPTED = [
     # §1.7 DeepSeek silently ignores sampling parameters on the reasoner.
     (DEEPSEEK, chat("deepseek-reasoner", temperature=0.2, top_p=0.3, presence_penalty=1)),
     (DEEPSEEK, chat("deepseek-chat", logprobs=True)),
+    # §1.7 thinking mode: reasoning_content in the history is fine; without thinking no echo needed.
+    (
+        DEEPSEEK_THINKING,
+        {
+            "model": "deepseek-reasoner",
+            "messages": [*HI, {"role": "assistant", "content": "4", "reasoning_content": "r"}, *HI],
+        },
+    ),
+    (DEEPSEEK_THINKING, {"model": "deepseek-chat", "messages": TOOL_TURN, "thinking": {"type": "disabled"}}),
+    (DEEPSEEK_THINKING, chat("deepseek-chat", thinking={"type": "enabled"}, reasoning_effort="max")),
     # §1.12 LiteLLM proxy: `thinking` inside a chat-completions body for Claude.
     (LITELLM, chat("anthropic.claude-3-7-sonnet-20250219-v1:0", thinking=thinking(1024))),
     (LITELLM, chat("claude-3-7-sonnet-20250219", thinking=thinking(1024), max_tokens=4096)),
