@@ -72,6 +72,17 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _CoalescedResponse(web.StreamResponse):
+    """A relayed non-SSE response whose headers leave with its first body bytes: one write (and
+    one TCP segment) instead of two for a typical JSON answer. The body is still relayed chunk by
+    chunk as it arrives; only the header flush waits for the first chunk, which changes nothing
+    for a client that needs the whole body anyway. SSE keeps aiohttp's immediate header flush.
+    (`_send_headers_immediately` is aiohttp's switch for `web.Response`; if a future aiohttp drops
+    it, headers are simply sent at once again.)"""
+
+    _send_headers_immediately = False
+
+
 def make_client_session(cfg: UpstreamClientConfig) -> aiohttp.ClientSession:
     """One pooled session per process: system trust store (+ optional CA bundle), env proxies."""
     ctx = ssl.create_default_context()
@@ -211,7 +222,7 @@ async def _proxy(
     rec.passthrough = rec.passthrough or prepared.passthrough
 
     dropped = REQUEST_DROPPED | {"content-encoding"} if prepared.decoded else REQUEST_DROPPED
-    headers = list(forwardable(request.headers, dropped))
+    headers = forwardable(request.headers, dropped)
     data = prepared.body if (request.body_exists or prepared.body) else None
     url = route.upstream_url(raw_path, raw_query)  # strips the prefix itself
     session = request.app[CLIENT]
@@ -256,10 +267,11 @@ async def _relay(
     header_start = time.perf_counter()
     rec.first_byte = header_start - sent_at
     rec.upstream_status = upstream.status
-    out = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    out.headers.extend(forwardable(upstream.headers, HOP_BY_HOP))
     content_type = upstream.headers.get("Content-Type", "")
-    if content_type.startswith(_SSE):
+    sse = content_type.startswith(_SSE)
+    out = (web.StreamResponse if sse else _CoalescedResponse)(status=upstream.status, reason=upstream.reason)
+    out.headers.extend(forwardable(upstream.headers, HOP_BY_HOP))
+    if sse:
         rec.stream = True
         rec.sse = SseEventCounter()
         # Tell nginx-style intermediaries not to buffer the stream (peers.md §3 item 13).

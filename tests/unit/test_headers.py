@@ -31,8 +31,15 @@ def test_fields_named_in_connection_are_dropped_order_and_repeats_kept():
             ("Transfer-Encoding", "chunked"),
         ]
     )
-    assert list(forwardable(headers, REQUEST_DROPPED)) == [
+    assert list(forwardable(headers, REQUEST_DROPPED).items()) == [
         ("Accept", "1"),
         ("Authorization", "Bearer k"),
         ("Accept", "2"),
     ]
+
+
+def test_connection_tokens_are_case_insensitive_and_headers_without_connection_pass_whole():
+    headers = CIMultiDict([("connection", " X-A ,x-b"), ("x-a", "1"), ("X-B", "2"), ("X-C", "3")])
+    assert list(forwardable(headers, HOP_BY_HOP).items()) == [("X-C", "3")]
+    plain = CIMultiDict([("Content-Type", "application/json"), ("X-Trace", "t")])
+    assert list(forwardable(plain, REQUEST_DROPPED).items()) == list(plain.items())
