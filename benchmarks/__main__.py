@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         "--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the sidecar"
     )
     run.add_argument("--output", type=Path, default=RESULTS, help=f"markdown table (default {RESULTS})")
+    prof = sub.add_parser("profile", help="py-spy profile of the sidecar under wrk, grouped by component")
+    prof.add_argument("--body", choices=("rewrite", "plain"), default="rewrite")
+    prof.add_argument("--connections", type=int, default=16)
+    prof.add_argument("--seconds", type=float, default=8.0)
+    prof.add_argument("--output", type=Path, default=RESULTS.with_name("profile.md"))
     args = parser.parse_args(argv)
 
     missing = procs.missing_tools()
@@ -33,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(t.command for t in missing)
         print(f"missing tools: {names}. Install them with:\n  {procs.install_hint(missing)}", file=sys.stderr)
         return 2
+
+    if args.command == "profile":
+        from benchmarks.profile import profile
+
+        text = profile(args.body, max(1, args.connections), max(2.0, args.seconds))
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        print(text)
+        print(f"written to {args.output}", file=sys.stderr)
+        return 0
 
     from benchmarks.report import render
     from benchmarks.suite import Options

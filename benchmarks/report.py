@@ -156,7 +156,9 @@ def render(results: Results, command: str) -> str:
         "# Sidecar vs nginx: benchmark results",
         "",
         f"- command: `{command}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; run took {results.elapsed:.0f} s",
-        f"- machine: {v.get('cpu', '?')}, {v.get('cores', '?')} cores (shared: expect noise; CPU per request is the steadiest figure)",
+        f"- machine: {v.get('cpu', '?')}, {v.get('cores', '?')} cores; load average {results.load[0]} at start, "
+        f"{results.load[1]} at the end (a load above the core count means other work shared the CPUs: "
+        "req/s and latency suffer most, CPU per request least)",
         f"- versions: Python {v.get('python', '?')}, aiohttp {v.get('aiohttp', '?')}, uvloop {v.get('uvloop', '?')}, "
         f"nginx {v.get('nginx', '?')}, wrk {v.get('wrk', '?')}",
         f"- method: {placement}; {opts.rounds} round(s), targets interleaved in rotating order, medians "

@@ -101,6 +101,7 @@ class Results:
     memory: dict[str, Memory] = field(default_factory=dict)
     workers: dict[int, list[WrkSample]] = field(default_factory=dict)
     elapsed: float = 0.0
+    load: tuple[str, str] = ("", "")  # /proc/loadavg at start and end: how shared the machine was
     versions: dict[str, str] = field(default_factory=dict)
 
 
@@ -114,7 +115,7 @@ class _Target:
     stream_port: int
 
 
-def _sidecar_config(
+def sidecar_config(
     port: int, admin: int, json_port: int, sse_port: int, extra: dict[str, object]
 ) -> dict[str, object]:
     config: dict[str, object] = {
@@ -209,7 +210,7 @@ class _Bench:
         self, name: str, json_port: int, sse_port: int, cpus: str | None, workers: int | None = None
     ) -> Started:
         port, admin = procs.free_port(), procs.free_port()
-        config = _sidecar_config(port, admin, json_port, sse_port, self.opts.sidecar_config)
+        config = sidecar_config(port, admin, json_port, sse_port, self.opts.sidecar_config)
         path = self.tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config))
         argv = [self.opts.python, "-m", "sidecar", "serve", "--config", str(path)]
@@ -292,7 +293,13 @@ def _versions(python: str) -> dict[str, str]:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             res = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
             text = (res.stderr + res.stdout).strip().splitlines()
-            out[tool] = text[0].split()[1] if text and len(text[0].split()) > 1 else "?"
+            # "nginx version: nginx/1.22.1", "wrk debian/4.1.0-3+b2 [epoll] ..."
+            words = text[0].split() if text else []
+            out[tool] = (
+                words[-1].rpartition("/")[2]
+                if tool == "nginx" and words
+                else (words[1] if len(words) > 1 else "?")
+            )
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -331,6 +338,7 @@ def run(opts: Options) -> Results:
         raise RuntimeError(f"missing tools: {', '.join(missing)}")
     targets = [DIRECT, NGINX, SIDECAR] if have_nginx else [DIRECT, SIDECAR]
     results = Results(options=opts, targets=targets, tools_missing=missing, versions=_versions(opts.python))
+    load_start = _loadavg()
     with tempfile.TemporaryDirectory(prefix="sidecar-bench-") as tmpdir, _pinned({1} if opts.pin else None):
         bench = _Bench(opts, Path(tmpdir))
         try:
@@ -338,7 +346,15 @@ def run(opts: Options) -> Results:
         finally:
             bench.stop_all()
     results.elapsed = time.perf_counter() - started_at
+    results.load = (load_start, _loadavg())
     return results
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def _measure(bench: _Bench, results: Results, have_nginx: bool, have_wrk: bool) -> None:

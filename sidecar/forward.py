@@ -157,7 +157,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         route=route.name if route is not None else "unmatched",
     )
     state.in_flight += 1
-    state.metrics.in_flight.labels(route=rec.route).inc()
+    in_flight = state.metrics.in_flight.labels(route=rec.route)  # looked up once, not twice
+    in_flight.inc()
     try:
         if request.method == "CONNECT":
             rec.status = 405
@@ -176,7 +177,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         raise
     finally:
         state.in_flight -= 1
-        state.metrics.in_flight.labels(route=rec.route).dec()
+        in_flight.dec()
         finish_request(state.metrics, rec)
 
 

@@ -81,7 +81,7 @@ class Supervisor:
     """Starts, watches, restarts and stops the worker processes of one `serve --workers N`."""
 
     def __init__(
-        self, config: SidecarConfig, config_path: Path | None, workers: int, loop: str = "auto"
+        self, config: SidecarConfig, config_path: Path | None, workers: int, loop: str = "asyncio"
     ) -> None:
         self.config = config
         self.config_path = config_path
