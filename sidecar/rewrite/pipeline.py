@@ -100,8 +100,6 @@ class Decision:
     dry_run: bool = False
     # The rewritten body (None when nothing was parsed); equal to the parsed body when unchanged.
     result: dict[str, Any] | None = None
-    # The body as received after Content-Encoding was undone.
-    plain: bytes | None = None
 
 
 class RequestPipeline:
@@ -187,9 +185,9 @@ class RequestPipeline:
         try:
             parsed = orjson.loads(plain)
         except orjson.JSONDecodeError:
-            return Decision(profile=_NONE, passthrough="parse_error", plain=plain)
+            return Decision(profile=_NONE, passthrough="parse_error")
         if not isinstance(parsed, dict):
-            return Decision(profile=_NONE, passthrough="parse_error", plain=plain)
+            return Decision(profile=_NONE, passthrough="parse_error")
         profile = resolver.resolve(path, parsed.get("model"))
         policy, policy_dry_run = self.policy(route, profile.family)
         result = rewrite(dialect, profile, parsed, policy)
@@ -200,7 +198,6 @@ class RequestPipeline:
             passthrough=passthrough,
             dry_run=dry_run or policy_dry_run,
             result=result.body,
-            plain=plain,
         )
 
     def prepare(

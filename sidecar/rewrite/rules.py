@@ -311,6 +311,11 @@ class RewriteContext:
         where = path if isinstance(path, str) else format_path(path)
         self.changes.append(Change(self.rule, action, where, before, after))
 
+    def adopt(self, container: Any) -> Any:
+        """Mark a container this rewrite created as its own (safe to modify in place)."""
+        self._owned.add(id(container))
+        return container
+
     def writable(self, parent: tuple[Segment, ...]) -> Any:
         """The container at `parent`, cloned (with its ancestors) if not already ours."""
         if id(self.root) not in self._owned:
@@ -426,13 +431,9 @@ def _set_at(ctx: RewriteContext, path: Path, value: Any) -> tuple[Segment, ...]:
     for key in path[:-1]:
         child = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
         if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-            ctx._owned.add(id(child))
+            child = node[key] = ctx.adopt({})
         elif id(child) not in ctx._owned:
-            child = dict(child)
-            node[key] = child
-            ctx._owned.add(id(child))
+            child = node[key] = ctx.adopt(dict(child))
         at = (*at, key)
         node = child
     node[path[-1]] = value
