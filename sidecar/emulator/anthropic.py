@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from sidecar.emulator.content import Reply, reply_for
+from sidecar.emulator.content import TOOL_INPUT, TOOL_INPUT_PIECES, Reply, reply_for
 from sidecar.emulator.errors import ProviderError, anthropic_error_body
 from sidecar.emulator.models import claude_model
 from sidecar.emulator.openai import error_response, parse_json
@@ -54,10 +54,27 @@ async def messages_handler(request: web.Request) -> web.StreamResponse:
     if isinstance(checked, ProviderError):
         return error_response(checked, anthropic_error_body)
     tuning = Tuning.of(request, config)
-    reply = reply_for(raw, tuning.events, thinking=thinking_enabled(body))
+    reply = reply_for(raw, tuning.events, thinking_enabled(body), forced_tool(body))
     if body.get("stream") is True:
         return await write_events(request, message_events(checked, reply), tuning.delay)
     return web.Response(body=orjson.dumps(message_json(checked, reply)), content_type="application/json")
+
+
+def forced_tool(body: dict[str, Any]) -> str | None:
+    """The tool `tool_choice` forces (`any`: the first tool), else None."""
+    choice, tools = body.get("tool_choice"), body.get("tools")
+    if not isinstance(choice, dict):
+        return None
+    if choice.get("type") == "tool" and isinstance(choice.get("name"), str):
+        return str(choice["name"])
+    if choice.get("type") == "any" and isinstance(tools, list) and tools and isinstance(tools[0], dict):
+        name = tools[0].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _stop_reason(reply: Reply) -> str:
+    return "end_turn" if reply.tool is None else "tool_use"
 
 
 def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
@@ -78,7 +95,7 @@ def _message(model: str, reply: Reply, content: list[dict[str, Any]], done: bool
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": "end_turn" if done else None,
+        "stop_reason": _stop_reason(reply) if done else None,
         "stop_sequence": None,
         "usage": _usage(reply, output if done else 1),
     }
@@ -91,7 +108,12 @@ def message_json(model: str, reply: Reply) -> dict[str, Any]:
         content.append(
             {"type": "thinking", "thinking": "".join(reply.thinking), "signature": reply.signature}
         )
-    content.append({"type": "text", "text": "".join(reply.text)})
+    if reply.tool is not None:
+        content.append(
+            {"type": "tool_use", "id": reply.id("toolu_"), "name": reply.tool, "input": TOOL_INPUT}
+        )
+    else:
+        content.append({"type": "text", "text": "".join(reply.text)})
     return _message(model, reply, content, done=True)
 
 
@@ -115,19 +137,27 @@ def message_events(model: str, reply: Reply) -> Iterator[bytes]:
         yield named_event({"type": "content_block_delta", "index": index, "delta": delta})
         yield named_event({"type": "content_block_stop", "index": index})
         index += 1
-    yield named_event(
-        {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
-    )
+    if reply.tool is not None:
+        block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": reply.id("toolu_"),
+            "name": reply.tool,
+            "input": {},
+        }
+        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in TOOL_INPUT_PIECES]
+    else:
+        block = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": piece} for piece in reply.text]
+    yield named_event({"type": "content_block_start", "index": index, "content_block": block})
     if index == 0:
         yield named_event({"type": "ping"})
-    for piece in reply.text:
-        delta = {"type": "text_delta", "text": piece}
+    for delta in deltas:
         yield named_event({"type": "content_block_delta", "index": index, "delta": delta})
     yield named_event({"type": "content_block_stop", "index": index})
     yield named_event(
         {
             "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
             "usage": {"output_tokens": reply.output_tokens + reply.reasoning_tokens},
         }
     )

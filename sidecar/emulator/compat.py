@@ -72,6 +72,14 @@ DEEPSEEK_THINKING = ChatFlavour(
 # --- LiteLLM proxy in front of Claude (§1.12, issue 4's seed case) -----------------------------------
 
 
+def _anthropic_tool_choice(choice: Any) -> Any:
+    if choice == "required":
+        return {"type": "any"}
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+    return choice
+
+
 def _litellm_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | ProviderError:
     """A LiteLLM proxy routing `anthropic.claude-*` / `claude-*` names to Claude. It takes the
     Anthropic `thinking` object inside a chat-completions body and forwards it to Claude, whose
@@ -91,9 +99,14 @@ def _litellm_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | Prov
             f"send allowed_openai_params={params} in your request.",
             type="None",
         )
-    # LiteLLM sends `max_completion_tokens` to Claude as `max_tokens`; when both are absent it fills
-    # in budget + DEFAULT_MAX_TOKENS (§2.1), so no budget conflict can arise.
-    checked = {**body, "max_tokens": body.get("max_tokens", body.get("max_completion_tokens"))}
+    # What Claude receives from LiteLLM (§1.4 "OpenAI -> Anthropic param mapping"): max_tokens from
+    # either name (when both are absent LiteLLM fills in budget + DEFAULT_MAX_TOKENS, §2.1, so no
+    # budget conflict can arise), and tool_choice "required" / a named function as any / tool.
+    checked = {
+        **body,
+        "max_tokens": body.get("max_tokens", body.get("max_completion_tokens")),
+        "tool_choice": _anthropic_tool_choice(body.get("tool_choice")),
+    }
     err = check_thinking(checked, model)
     if err is not None:
         # Claude's 400 relayed by LiteLLM, wrapped in its exception text.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["CREATED", "Reply", "reply_for"]
+__all__ = ["CREATED", "TOOL_INPUT", "Reply", "reply_for"]
 
 # A fixed Unix time for `created`: real providers send the current time, tests want stable bytes.
 CREATED = 1_750_000_000
@@ -29,6 +29,11 @@ _ANSWER = (
 _THOUGHT = ("Let", " me", " think", " about", " this", " request", " step", " by", " step", ".")
 
 
+# A forced tool call is answered with this input, streamed in these pieces.
+TOOL_INPUT = {"query": "emulated"}
+TOOL_INPUT_PIECES = ('{"query": ', '"emulated"}')
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """The material of one answer, shared by the JSON and the streaming form."""
@@ -37,6 +42,7 @@ class Reply:
     text: tuple[str, ...]  # answer pieces, one per content event
     thinking: tuple[str, ...]  # reasoning pieces, one per reasoning event
     input_tokens: int
+    tool: str | None = None  # the tool the request forced, answered with a call instead of text
 
     @property
     def output_tokens(self) -> int:
@@ -59,12 +65,14 @@ def _pieces(words: tuple[str, ...], count: int) -> tuple[str, ...]:
     return tuple(words[i % len(words)] for i in range(count))
 
 
-def reply_for(body: bytes, events: int, thinking: bool) -> Reply:
-    """The answer to `body`: `events` text pieces, and as many thinking pieces when thinking."""
+def reply_for(body: bytes, events: int, thinking: bool, tool: str | None = None) -> Reply:
+    """The answer to `body`: `events` text pieces, and as many thinking pieces when thinking; a
+    call to `tool` instead of text when the request forced one."""
     events = max(1, events)
     return Reply(
         digest=hashlib.sha256(body).hexdigest(),
         text=_pieces(_ANSWER, events),
         thinking=_pieces(_THOUGHT, events) if thinking else (),
         input_tokens=max(1, len(body) // 4),  # roughly a token per 4 bytes, like the real tokenizers
+        tool=tool,
     )

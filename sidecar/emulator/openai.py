@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
-from sidecar.emulator.content import CREATED, Reply, reply_for
+from sidecar.emulator.content import CREATED, TOOL_INPUT_PIECES, Reply, reply_for
 from sidecar.emulator.errors import ProviderError, azure_error_body, openai_error_body
 from sidecar.emulator.models import OPENAI_MODELS, openai_model
 from sidecar.emulator.rules import check_openai_chat
@@ -95,7 +95,7 @@ def chat_handler(flavour: ChatFlavour) -> Callable[[web.Request], Any]:
         if isinstance(plan, ProviderError):
             return error_response(plan, flavour.error_shape)
         tuning = Tuning.of(request, config)
-        reply = reply_for(raw, tuning.events, thinking=plan.reasoning is not None)
+        reply = reply_for(raw, tuning.events, plan.reasoning is not None, forced_tool(body))
         if body.get("stream") is True:
             options = body.get("stream_options")
             usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -106,6 +106,27 @@ def chat_handler(flavour: ChatFlavour) -> Callable[[web.Request], Any]:
 
 
 # --- answers ---------------------------------------------------------------------------------------
+
+
+def forced_tool(body: dict[str, Any]) -> str | None:
+    """The function `tool_choice` forces ("required": the first tool), else None."""
+    choice, tools = body.get("tool_choice"), body.get("tools")
+    if choice == "required" and isinstance(tools, list) and tools and isinstance(tools[0], dict):
+        name = (tools[0].get("function") or {}).get("name")
+        return name if isinstance(name, str) else None
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _tool_call(reply: Reply) -> dict[str, Any]:
+    arguments = "".join(TOOL_INPUT_PIECES)
+    return {
+        "id": reply.id("call_"),
+        "type": "function",
+        "function": {"name": reply.tool, "arguments": arguments},
+    }
 
 
 def _usage(plan: ChatPlan, reply: Reply) -> dict[str, Any]:
@@ -131,7 +152,11 @@ def chat_completion(plan: ChatPlan, reply: Reply) -> dict[str, Any]:
         message[plan.reasoning] = "".join(reply.thinking)
         if plan.thinking_blocks:
             message["thinking_blocks"] = [_thinking_block(reply, "".join(reply.thinking))]
-    choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+    if reply.tool is not None:
+        message["content"] = None
+        message["tool_calls"] = [_tool_call(reply)]
+    finish = "stop" if reply.tool is None else "tool_calls"
+    choice: dict[str, Any] = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
     out: dict[str, Any] = {
         "id": reply.id("chatcmpl-"),
         "object": "chat.completion",
@@ -184,9 +209,17 @@ def chat_chunks(plan: ChatPlan, reply: Reply, include_usage: bool) -> Iterator[b
             yield chunk(delta)
         if plan.thinking_blocks:
             yield chunk({"content": None, "thinking_blocks": [_thinking_block(reply, "")]})
-    for piece in reply.text:
-        yield chunk({"content": piece})
-    yield chunk({}, "stop")
+    if reply.tool is not None:
+        call = _tool_call(reply)
+        call["function"]["arguments"] = ""
+        yield chunk({"tool_calls": [{"index": 0, **call}]})
+        for piece in TOOL_INPUT_PIECES:
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        yield chunk({}, "tool_calls")
+    else:
+        for piece in reply.text:
+            yield chunk({"content": piece})
+        yield chunk({}, "stop")
     if include_usage:
         yield data_event({**head, "choices": [], "usage": _usage(plan, reply)})
     yield DONE

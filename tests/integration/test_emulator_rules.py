@@ -366,6 +366,16 @@ async def test_litellm_proxy_relays_claude_thinking_errors(emulator):
     assert "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024" in message
 
 
+async def test_litellm_proxy_maps_openai_tool_choice_before_claude_checks_it(emulator):
+    """§1.4 mapping: tool_choice "required" reaches Claude as {"type": "any"}: forced tool use."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    body = chat("claude-sonnet-4-5", thinking=thinking(2048), tools=tools, tool_choice="required")
+    bad = await post(emulator.url, LITELLM, body)
+    assert bad.status == 400
+    assert "Thinking may not be enabled when tool_choice forces tool use." in bad.json()["error"]["message"]
+    assert (await post(emulator.url, LITELLM, {**body, "tool_choice": "auto"})).status == 200
+
+
 async def test_unknown_models_and_responses_only_models(emulator):
     missing = await post(emulator.url, CHAT, chat("gpt-9-ultra"))
     assert missing.status == 404

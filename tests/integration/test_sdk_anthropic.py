@@ -148,3 +148,21 @@ async def test_temperature_and_top_p_to_claude_4_5_keeps_one(stack):
     got = stack.emulator.last().json()
     assert got["temperature"] == 0.5 and "top_p" not in got
     await client.close()
+
+
+async def test_forced_tool_use_stream(stack):
+    client = anthropic.AsyncAnthropic(base_url=base(stack.url), api_key="sk-ant-test", max_retries=0)
+    tools = [{"name": "lookup", "description": "find", "input_schema": {"type": "object"}}]
+    async with client.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=256,
+        messages=HI,
+        tools=tools,
+        tool_choice={"type": "tool", "name": "lookup"},
+    ) as stream:
+        final = await stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    (block,) = final.content
+    assert block.type == "tool_use" and block.name == "lookup"  # type: ignore[union-attr]
+    assert block.input == {"query": "emulated"}  # type: ignore[union-attr]
+    await client.close()

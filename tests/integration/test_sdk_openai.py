@@ -159,3 +159,27 @@ async def test_legacy_azure_call_to_a_deployment_hiding_o4_mini_succeeds(stack):
     assert got.path == "/openai/deployments/prod-reasoner/chat/completions"
     assert got.json() == {"messages": HI, "model": "prod-reasoner", "max_completion_tokens": 64}
     await client.close()
+
+
+async def test_forced_tool_call_json_and_stream(stack):
+    client = async_client(stack.url)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    completion = await client.chat.completions.create(
+        model="gpt-4.1", messages=HI, tools=tools, tool_choice="required"
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "lookup" and call.function.arguments == '{"query": "emulated"}'
+    assert completion.choices[0].finish_reason == "tool_calls"
+
+    stream = await client.chat.completions.create(
+        model="gpt-4.1",
+        messages=HI,
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "lookup"}},
+        stream=True,
+    )
+    arguments = [
+        d.tool_calls[0].function.arguments async for c in stream if (d := c.choices[0].delta).tool_calls
+    ]
+    assert arguments == ["", '{"query": ', '"emulated"}']  # every piece, in order
+    await client.close()
