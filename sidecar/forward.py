@@ -157,7 +157,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         route=route.name if route is not None else "unmatched",
     )
     state.in_flight += 1
-    in_flight = state.metrics.in_flight.labels(route=rec.route)  # looked up once, not twice
+    in_flight = state.metrics.child(state.metrics.in_flight, rec.route)  # looked up once, memoised
     in_flight.inc()
     try:
         if request.method == "CONNECT":
@@ -288,7 +288,7 @@ async def _relay(
         return out
     rec.overhead += time.perf_counter() - header_start
     if rec.stream:
-        streams = state.metrics.streams_active.labels(route=rec.route)
+        streams = state.metrics.child(state.metrics.streams_active, rec.route)
         streams.inc()
         try:
             return await _relay_body(request, upstream, out, rec)

@@ -91,32 +91,24 @@ def finish_request(metrics: Metrics, rec: RequestRecord) -> None:
     route = rec.route
     family = metrics.families(rec.family)
     model = metrics.models(rec.model)
-    metrics.requests.labels(
-        route=route, family=family, code=metrics.code_label(rec.status), model=model
-    ).inc()
-    metrics.request_duration.labels(
-        route=route, family=family, stream="true" if rec.stream else "false"
-    ).observe(duration)
+    # Label values in each metric's declaration order (see Metrics.__init__).
+    child = metrics.child
+    child(metrics.requests, route, family, metrics.code_label(rec.status), model).inc()
+    child(metrics.request_duration, route, family, "true" if rec.stream else "false").observe(duration)
     if rec.upstream_status is not None:
-        metrics.overhead.labels(route=route).observe(rec.overhead)
+        child(metrics.overhead, route).observe(rec.overhead)
     if rec.first_byte is not None:
-        metrics.first_byte.labels(route=route, family=family).observe(rec.first_byte)
+        child(metrics.first_byte, route, family).observe(rec.first_byte)
     if rec.sse is not None and rec.sse.events:
-        metrics.stream_events.labels(route=route).inc(rec.sse.events)
+        child(metrics.stream_events, route).inc(rec.sse.events)
     if rec.error is not None:
-        metrics.upstream_errors.labels(route=route, reason=metrics.upstream_error_reasons(rec.error)).inc()
+        child(metrics.upstream_errors, route, metrics.upstream_error_reasons(rec.error)).inc()
     if rec.passthrough is not None:
-        metrics.passthrough.labels(route=route, reason=metrics.passthrough_reasons(rec.passthrough)).inc()
+        child(metrics.passthrough, route, metrics.passthrough_reasons(rec.passthrough)).inc()
     mode = "dry_run" if rec.dry_run else "enforce"
     for change in rec.changes:
-        metrics.rewrites.labels(
-            route=route,
-            family=family,
-            rule=metrics.rules(change.rule),
-            action=metrics.actions(change.action),
-            mode=mode,
-            model=model,
-        ).inc()
+        rule, action = metrics.rules(change.rule), metrics.actions(change.action)
+        child(metrics.rewrites, route, family, rule, action, mode, model).inc()
     if rec.changes and REWRITES.isEnabledFor(logging.DEBUG):
         _log_rewrites(rec)
     if ACCESS.isEnabledFor(logging.INFO):

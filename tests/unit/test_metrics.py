@@ -186,3 +186,24 @@ def test_sse_event_counter_finds_terminators_across_any_split(stream, size):
     for i in range(0, len(stream), size):
         counter.feed(stream[i : i + size])
     assert counter.events == 3
+
+
+def test_child_is_the_labelled_series_memoised(metrics):
+    first = metrics.child(
+        metrics.rewrites, "openai", "claude", "claude.drop_temperature", "drop", "enforce", "other"
+    )
+    assert first is metrics.rewrites.labels(
+        route="openai",
+        family="claude",
+        rule="claude.drop_temperature",
+        action="drop",
+        mode="enforce",
+        model="other",
+    )
+    assert (
+        metrics.child(
+            metrics.rewrites, "openai", "claude", "claude.drop_temperature", "drop", "enforce", "other"
+        )
+        is first
+    )
+    assert metrics.child(metrics.in_flight, "openai") is not metrics.child(metrics.in_flight, "dry")
