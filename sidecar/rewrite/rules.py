@@ -337,6 +337,21 @@ def _find(root: Any, path: Path) -> list[tuple[tuple[Segment, ...], Any]]:
     if ANY not in path:  # the common case: one concrete field
         value = _get(root, path)
         return [] if value is _MISSING else [(path, value)]
+    star = path.index(ANY)
+    if ANY not in path[star + 1 :]:  # one wildcard (`messages.*.role`): a flat loop, no recursion
+        items = _get(root, path[:star])
+        if not isinstance(items, list):
+            return []
+        head, tail = path[:star], path[star + 1 :]
+        if len(tail) == 1:
+            key = tail[0]
+            return [
+                ((*head, index, key), item[key])
+                for index, item in enumerate(items)
+                if isinstance(item, dict) and key in item
+            ]
+        pairs = ((index, _get(item, tail)) for index, item in enumerate(items))
+        return [((*head, index, *tail), value) for index, value in pairs if value is not _MISSING]
     found: list[tuple[tuple[Segment, ...], Any]] = []
     _walk(root, path, 0, (), found)
     return found
