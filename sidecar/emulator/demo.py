@@ -276,6 +276,7 @@ def _bindable(address: str) -> str:
     if port == 0:
         return address
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is fine
         try:
             s.bind((host, port))
         except OSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import signal
+import socket
 import subprocess
 import sys
 
@@ -95,3 +96,15 @@ async def test_demo_without_once_stays_up_until_interrupted():
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_demo_picks_free_ports_when_the_default_ones_are_taken():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = f"127.0.0.1:{busy.getsockname()[1]}"
+        out = io.StringIO()
+        results = await run_demo(taken, "127.0.0.1:0", once=True, stdout=out)
+    assert f"sidecar listening on http://{taken} " not in out.getvalue()
+    assert "sidecar listening on http://127.0.0.1:" in out.getvalue()
+    assert len(results) == len(SCENARIOS)
