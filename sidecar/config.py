@@ -179,16 +179,59 @@ class DebugConfig(_Model):
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
 
 
+# How a model takes reasoning intent (sidecar/rewrite/thinking.py `Style`); shared by the rule packs'
+# capabilities and the operator's thinking policies.
+ReasoningStyle = Literal[
+    "none",
+    "openai_effort",
+    "anthropic_budget",
+    "anthropic_adaptive",
+    "anthropic_adaptive_only",
+    "gemini_budget",
+    "gemini_level",
+    "vllm_enable_thinking",
+    "vllm_thinking",
+    "openrouter",
+    "deepseek",
+]
+
+
+class ThinkingPolicyConfig(_Model):
+    """What to do with reasoning fields (sidecar/rewrite/thinking.py)."""
+
+    # translate: write the client's intent in the target's own dialect (default).
+    # inject: turn thinking on when the client did not ask (with `effort` or `budget`).
+    # strip: remove every reasoning field (upstreams that reject them).
+    # passthrough: touch nothing.
+    mode: Literal["translate", "inject", "strip", "passthrough"] = "translate"
+    effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    budget: int | None = Field(default=None, ge=1)
+    # Write reasoning the way this upstream takes it regardless of the model: e.g. `openrouter`
+    # (reasoning object), `gemini_budget`/`gemini_level` (native Gemini API), `vllm_thinking`.
+    style: ReasoningStyle | None = None
+
+    @model_validator(mode="after")
+    def _inject_needs_amount(self) -> ThinkingPolicyConfig:
+        if self.mode == "inject" and self.effort is None and self.budget is None:
+            raise ValueError("mode inject needs `effort` or `budget`")
+        return self
+
+
 class PolicyConfig(_Model):
     """Rule choices for the requests a selector picks (route and/or target model family; an
     omitted selector matches everything). Every matching policy applies."""
 
     route: str | None = None
     family: str | None = None
+    # The target model as the request names it or as an alias maps it (exact, case-insensitive).
+    model: str | None = None
     # Rule ids not applied to these requests.
     disable: list[RuleId] = Field(default_factory=list)
     # Record the changes (logs, metrics, explain) but forward the original body.
     dry_run: bool = False
+    # Reasoning fields for these requests; later matching policies override earlier ones field by
+    # field, so put broad policies (route) before narrow ones (family, model).
+    thinking: ThinkingPolicyConfig | None = None
     # Treat models no family matches as this family (e.g. `vllm-legacy` for a vLLM route, whose
     # served model names are arbitrary). Only with a `route` selector and no `family`.
     unknown_family: str | None = None
@@ -212,6 +255,9 @@ class RulesConfig(_Model):
     # Rule ids switched off everywhere (built-in or from a pack).
     disable: list[RuleId] = Field(default_factory=list)
     policies: list[PolicyConfig] = Field(default_factory=list)
+    # Overrides of the reasoning translation tables (sidecar/knowledge/tables/thinking.yaml), merged
+    # key by key over the shipped ones, e.g. {effort_to_budget: {high: 8000}}.
+    thinking_tables: dict[str, Any] = Field(default_factory=dict)
 
 
 DEFAULT_ROUTES: tuple[RouteConfig, ...] = (

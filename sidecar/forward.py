@@ -22,7 +22,9 @@ from yarl import URL
 from sidecar.config import UpstreamClientConfig
 from sidecar.headers import HOP_BY_HOP, REQUEST_DROPPED, forwardable
 from sidecar.observe import RequestRecord, SseEventCounter, finish_request
+from sidecar.rewrite.injected import AnthropicThinkingStreamFilter, strip_thinking_from_message
 from sidecar.rewrite.pipeline import is_signed
+from sidecar.rewrite.rules import Change
 from sidecar.routing import Route
 from sidecar.state import Runtime, SidecarState
 
@@ -224,6 +226,9 @@ async def _proxy(
 
     dropped = REQUEST_DROPPED | {"content-encoding"} if prepared.decoded else REQUEST_DROPPED
     headers = forwardable(request.headers, dropped)
+    if prepared.strip_injected_thinking:
+        # The response will be edited (injected thinking removed): ask for it uncompressed.
+        headers["Accept-Encoding"] = "identity"
     data = prepared.body if (request.body_exists or prepared.body) else None
     url = route.upstream_url(raw_path, raw_query)  # strips the prefix itself
     session = request.app[CLIENT]
@@ -247,6 +252,8 @@ async def _proxy(
         return error_response(status, message, f"upstream_{reason}", "sidecar_upstream_error")
 
     try:
+        if prepared.strip_injected_thinking and _is_plain(upstream):
+            return await _relay_without_injected_thinking(request, upstream, state, runtime, rec, sent_at)
         return await _relay(request, upstream, state, runtime, rec, sent_at)
     finally:
         # A fully read response returns its connection to the pool; anything else closes it, so
@@ -257,6 +264,54 @@ async def _proxy(
             upstream.close()
 
 
+def _is_plain(upstream: aiohttp.ClientResponse) -> bool:
+    return upstream.headers.get("Content-Encoding", "identity").lower() == "identity"
+
+
+async def _relay_without_injected_thinking(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    state: SidecarState,
+    runtime: Runtime,
+    rec: RequestRecord,
+    sent_at: float,
+) -> web.StreamResponse:
+    """The one response the sidecar edits: thinking it injected is removed (DESIGN.md §4.4)."""
+    stream_filter = AnthropicThinkingStreamFilter()
+    if upstream.headers.get("Content-Type", "").startswith(_SSE):
+        response = await _relay(request, upstream, state, runtime, rec, sent_at, stream_filter)
+        dropped = stream_filter.events_dropped
+    else:
+        limit = runtime.config.limits.max_body_bytes
+        try:
+            body = await _read_bounded(upstream, limit)
+        except (aiohttp.ClientError, TimeoutError, _BodyTooLarge):
+            return await _relay(request, upstream, state, runtime, rec, sent_at)  # forwarded as is
+        edited = strip_thinking_from_message(body) if upstream.status == 200 else body
+        dropped = int(edited is not body)
+        rec.upstream_status = rec.status = upstream.status
+        rec.first_byte = time.perf_counter() - sent_at
+        headers = forwardable(upstream.headers, HOP_BY_HOP)
+        headers.popall("Content-Length", None)  # recomputed for the edited body
+        response = web.Response(status=upstream.status, reason=upstream.reason, body=edited, headers=headers)
+        rec.bytes_out = len(edited)
+    if dropped:
+        note = Change("thinking.inject.response", "drop", "content[thinking]", dropped, None)
+        rec.changes = (*rec.changes, note)
+    return response
+
+
+async def _read_bounded(upstream: aiohttp.ClientResponse, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await upstream.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _relay(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
@@ -264,6 +319,7 @@ async def _relay(
     runtime: Runtime,
     rec: RequestRecord,
     sent_at: float,
+    stream_filter: AnthropicThinkingStreamFilter | None = None,
 ) -> web.StreamResponse:
     header_start = time.perf_counter()
     rec.first_byte = header_start - sent_at
@@ -291,16 +347,21 @@ async def _relay(
         streams = state.metrics.child(state.metrics.streams_active, rec.route)
         streams.inc()
         try:
-            return await _relay_body(request, upstream, out, rec)
+            return await _relay_body(request, upstream, out, rec, stream_filter)
         finally:
             streams.dec()
-    return await _relay_body(request, upstream, out, rec)
+    return await _relay_body(request, upstream, out, rec, stream_filter)
 
 
 async def _relay_body(
-    request: web.Request, upstream: aiohttp.ClientResponse, out: web.StreamResponse, rec: RequestRecord
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    out: web.StreamResponse,
+    rec: RequestRecord,
+    stream_filter: AnthropicThinkingStreamFilter | None = None,
 ) -> web.StreamResponse:
-    """Copy the body chunk by chunk as it arrives; no buffering, no decoding."""
+    """Copy the body chunk by chunk as it arrives; no buffering, no decoding. `stream_filter`
+    (only for thinking the sidecar injected) holds each SSE event until it is complete."""
     sse = rec.sse
     while True:
         try:
@@ -312,7 +373,13 @@ async def _relay_body(
             _abort(request)
             return out
         if not chunk:
+            if stream_filter is not None and (rest := stream_filter.flush()):
+                await out.write(rest)
             break
+        if stream_filter is not None:
+            chunk = stream_filter.feed(chunk)
+            if not chunk:
+                continue
         try:
             await out.write(chunk)
         except ConnectionError:

@@ -12,9 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from sidecar.config import Dialect
 from sidecar.rewrite.profile import ModelProfile
 from sidecar.rewrite.rules import Change, RewriteContext
+from sidecar.rewrite.thinking import (
+    Tables,
+    ThinkingPolicy,
+    apply_thinking,
+    default_tables,
+    needs_thinking,
+    target_for,
+)
 
 __all__ = ["Change", "ModelProfile", "Policy", "Result", "rewrite"]
 
@@ -26,6 +36,8 @@ class Policy:
 
     disabled: frozenset[str] = frozenset()
     options: Mapping[str, Any] = field(default_factory=dict)
+    thinking: ThinkingPolicy = field(default_factory=ThinkingPolicy)
+    tables: Tables = field(default_factory=default_tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +51,36 @@ class Result:
 
 
 def rewrite(dialect: Dialect, profile: ModelProfile, body: dict[str, Any], policy: Policy) -> Result:
-    """Return the body the target accepts and the list of changes made to get there."""
+    """Return the body the target accepts and the list of changes made to get there.
+
+    Reasoning translation runs first (it may set `max_tokens` or drop sampling fields that thinking
+    forbids), then the family's rules, each against the body as the previous step left it.
+    """
+    current, changes = _thinking(profile, body, policy)
     ctx: RewriteContext | None = None
-    current = body
     for rule in profile.rules:
         if rule.id in policy.disabled or (rule.dialects is not None and dialect not in rule.dialects):
             continue
         if not rule.applies(current):
             continue
         if ctx is None:
-            ctx = RewriteContext(body, profile.capabilities)
+            ctx = RewriteContext(current, profile.capabilities)
         rule.apply(ctx)
         current = ctx.root
-    if ctx is None or not ctx.changes:
+    if ctx is not None:
+        changes.extend(ctx.changes)
+    if not changes:
         return Result(body=body)
-    return Result(body=ctx.root, changes=tuple(ctx.changes))
+    return Result(body=current, changes=tuple(changes))
+
+
+def _thinking(
+    profile: ModelProfile, body: dict[str, Any], policy: Policy
+) -> tuple[dict[str, Any], list[Change]]:
+    """The reasoning step (sidecar/rewrite/thinking.py) on a private copy, only when it can matter."""
+    target = target_for(profile.capabilities) if profile.capabilities is not None else None
+    if target is None or not needs_thinking(body, policy.thinking):
+        return body, []
+    working: dict[str, Any] = orjson.loads(orjson.dumps(body))  # the caller's body is never mutated
+    working, changes = apply_thinking(working, target, policy.thinking, policy.tables)
+    return (working, changes) if changes else (body, [])

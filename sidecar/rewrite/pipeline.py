@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from sidecar.config import Dialect, SidecarConfig
 from sidecar.rewrite.decode import BadEncoding, TooLarge, decode_body
 from sidecar.rewrite.engine import Change, Policy, rewrite
 from sidecar.rewrite.knowledge import Knowledge, KnowledgeError, load_knowledge
-from sidecar.rewrite.profile import ModelProfile, ModelResolver
+from sidecar.rewrite.profile import ModelProfile, ModelResolver, normalise
+from sidecar.rewrite.thinking import Style, Tables, ThinkingPolicy, default_table_data
 
 __all__ = ["Decision", "Prepared", "RequestPipeline", "in_scope", "is_signed"]
 
@@ -41,6 +43,39 @@ _OPENAI_LIKE = frozenset({Dialect.OPENAI, Dialect.AZURE, Dialect.OPENAI_COMPATIB
 _BEDROCK_OP = re.compile(r"/model/[^/]+/(?:invoke|invoke-with-response-stream|converse|converse-stream)$")
 _GEMINI_OP = re.compile(r"/models/[^/:]+:(?:generateContent|streamGenerateContent)$")
 _NONE = ModelProfile(family="none")
+_ANTHROPIC_SHAPED = frozenset({Dialect.ANTHROPIC, Dialect.BEDROCK})
+
+
+def _model_key(profile: ModelProfile) -> str | None:
+    return profile.canonical
+
+
+def _model_matches(selector: str, profile: ModelProfile | None) -> bool:
+    """A policy's `model` names the request's model as sent, or any spelling that normalises alike."""
+    if profile is None or profile.model is None:
+        return False
+    return selector.lower() == profile.model.lower() or normalise(selector) == profile.canonical
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
+def _tables(overrides: Mapping[str, Any]) -> Tables:
+    """The shipped reasoning tables with the operator's overrides merged in, validated."""
+    try:
+        return Tables.model_validate(_merge(default_table_data(), overrides))
+    except ValidationError as exc:
+        raise KnowledgeError(
+            [f"rules.thinking_tables.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        ) from exc
 
 
 def in_scope(dialect: Dialect, path: str) -> bool:
@@ -84,6 +119,9 @@ class Prepared:
     decoded: bool = False
     # The changes were only recorded: `body` is the original.
     dry_run: bool = False
+    # The sidecar turned on thinking the client never asked for, on an Anthropic-shaped API: the
+    # response must lose those thinking blocks before the client sees it (rewrite/injected.py).
+    strip_injected_thinking: bool = False
 
     @property
     def modified(self) -> bool:
@@ -116,8 +154,10 @@ class RequestPipeline:
             for p in rules.policies
             if p.unknown_family is not None and p.route is not None
         }
-        self._policies: dict[tuple[str | None, str], tuple[Policy, bool]] = {}
+        self._policies: dict[tuple[str | None, str, str | None], tuple[Policy, bool]] = {}
         self._disabled = frozenset(rules.disable)
+        self.tables = _tables(rules.thinking_tables)
+        self._by_model = any(p.model is not None for p in rules.policies)
 
     def _check_policies(self) -> None:
         errors = []
@@ -131,21 +171,32 @@ class RequestPipeline:
         if errors:
             raise KnowledgeError(errors)
 
-    def policy(self, route: str | None, family: str) -> tuple[Policy, bool]:
-        """(engine policy, dry-run) for a route and family: every matching policy entry applies."""
-        key = (route, family)
+    def policy(
+        self, route: str | None, family: str, model: ModelProfile | None = None
+    ) -> tuple[Policy, bool]:
+        """(engine policy, dry-run) for a route, family and model: every matching policy applies,
+        later ones overriding earlier ones for reasoning settings."""
+        model_key = _model_key(model) if self._by_model and model is not None else None
+        key = (route, family, model_key)
         cached = self._policies.get(key)
         if cached is not None:
             return cached
         disabled: set[str] = set()
         dry_run = self.config.rules.dry_run
+        thinking: dict[str, Any] = {}
         for entry in self.config.rules.policies:
             if entry.route not in (None, route) or entry.family not in (None, family):
                 continue
+            if entry.model is not None and not _model_matches(entry.model, model):
+                continue
             disabled.update(entry.disable)
             dry_run = dry_run or entry.dry_run
-        result = (Policy(disabled=frozenset(disabled)), dry_run)
-        if len(self._policies) < 4096:  # bounded: routes x families
+            if entry.thinking is not None:
+                thinking.update(entry.thinking.model_dump(exclude_unset=True))
+        style = thinking.pop("style", None)
+        thinking_policy = ThinkingPolicy(**thinking, style=Style(style) if style else None)
+        result = (Policy(disabled=frozenset(disabled), thinking=thinking_policy, tables=self.tables), dry_run)
+        if len(self._policies) < 4096:  # bounded: routes x families (x models named in policies)
             self._policies[key] = result
         return result
 
@@ -189,7 +240,7 @@ class RequestPipeline:
         if not isinstance(parsed, dict):
             return Decision(profile=_NONE, passthrough="parse_error")
         profile = resolver.resolve(path, parsed.get("model"))
-        policy, policy_dry_run = self.policy(route, profile.family)
+        policy, policy_dry_run = self.policy(route, profile.family, profile)
         result = rewrite(dialect, profile, parsed, policy)
         passthrough = None if profile.known or result.changes else "unknown_model"
         return Decision(
@@ -233,6 +284,8 @@ class RequestPipeline:
             model=model,
             passthrough=decision.passthrough,
             decoded=bool(content_encoding),
+            strip_injected_thinking=dialect in _ANTHROPIC_SHAPED
+            and any(c.rule == "thinking.inject" and c.path == "thinking" for c in decision.changes),
         )
 
     def rule_labels(self) -> list[tuple[str, str, str]]:

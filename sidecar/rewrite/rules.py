@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from sidecar.config import Dialect
+from sidecar.config import Dialect, ReasoningStyle
 
 __all__ = [
     "OPS",
@@ -126,6 +126,16 @@ class Capabilities(_Strict):
     # preferred, budget deprecated), adaptive_only, level (Gemini 3 thinkingLevel).
     thinking: Literal["none", "budget", "adaptive", "adaptive_only", "level"] = "none"
     reasoning: bool = False
+    # How reasoning intent is written for this model (sidecar/rewrite/thinking.py `Style`); None:
+    # no opinion, reasoning fields are left alone. `none`: the model cannot think, fields removed.
+    reasoning_style: ReasoningStyle | None = None
+    # Inclusive thinking-budget range (Gemini 2.5: 0-24576, 2.5 Pro 128-32768; Anthropic floor).
+    thinking_budget_range: tuple[int, int] | None = None
+    # False: thinking cannot be turned off (Gemini 2.5 Pro; Anthropic Mythos/Fable).
+    thinking_can_disable: bool = True
+    # Assistant `reasoning_content` in history must be echoed (DeepSeek thinking mode) rather than
+    # removed (legacy deepseek-reasoner rejects it; vLLM ignores it).
+    keep_reasoning_history: bool = False
 
 
 CAPABILITY_NAMES = frozenset(Capabilities.model_fields)

@@ -240,12 +240,12 @@ def test_policy_disables_rules_per_family() -> None:
 def test_policy_unknown_family_for_a_vllm_route() -> None:
     routes = [{"prefix": "/vllm", "upstream": "http://u", "dialect": "openai-compatible", "name": "vllm"}]
     pipe = pipeline(routes=routes, rules={"policies": [{"route": "vllm", "unknown_family": "vllm-legacy"}]})
-    body = orjson.dumps({"model": "Qwen/Qwen3-32B", "messages": [], "max_completion_tokens": 64})
+    body = orjson.dumps({"model": "acme/served-model-32b", "messages": [], "max_completion_tokens": 64})
     prepared = pipe.prepare(
         Dialect.OPENAI_COMPATIBLE, "/vllm/v1/chat/completions", JSON, None, body, route="vllm"
     )
     assert prepared.family == "vllm-legacy"
-    assert orjson.loads(prepared.body) == {"model": "Qwen/Qwen3-32B", "messages": [], "max_tokens": 64}
+    assert orjson.loads(prepared.body) == {"model": "acme/served-model-32b", "messages": [], "max_tokens": 64}
     other = pipe.prepare(Dialect.OPENAI_COMPATIBLE, "/x/v1/chat/completions", JSON, None, body, route="x")
     assert other.passthrough == "unknown_model"
 

@@ -218,5 +218,5 @@ def test_resolution_is_memoised_and_bounded() -> None:
 
 def test_unknown_family_fallback() -> None:
     resolver = KNOWLEDGE.resolver({}, unknown_family="vllm-legacy")
-    assert resolver.by_name("Qwen/Qwen3-32B").family == "vllm-legacy"
+    assert resolver.by_name("acme/served-model-32b").family == "vllm-legacy"
     assert resolver.by_name("o3").family == "openai-o-series"

@@ -32,6 +32,10 @@ class Case:
     extra_rules: tuple[str, ...] = field(default=())  # other rules the body legitimately triggers
 
 
+SEED_MODEL = "litellm_proxy/anthropic.claude-3-7-sonnet-20250219-v1:0"
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+
+
 def chat(model: str, **fields: Any) -> dict[str, Any]:
     return {"model": model, "messages": USER, **fields}
 
@@ -97,7 +101,7 @@ CASES = [
         model="gpt-5",
         before=chat("gpt-5", reasoning_effort="minimal", parallel_tool_calls=True),
         after={"model": "gpt-5", "messages": USER, "reasoning_effort": "minimal"},
-        control="gpt-4o",
+        control="gpt-5-chat-latest",  # gpt-4o drops reasoning_effort (thinking.unsupported)
     ),
     # provider-rules.md §1.2: gpt-5.1 takes temperature/top_p/logprobs only with effort none
     Case(
@@ -106,7 +110,7 @@ CASES = [
         model="gpt-5.1",
         before=chat("gpt-5.1", reasoning_effort="high", temperature=0.3, top_p=0.8),
         after={"model": "gpt-5.1", "messages": USER, "reasoning_effort": "high"},
-        control="gpt-4o",
+        control="gpt-5-chat-latest",  # gpt-4o drops reasoning_effort (thinking.unsupported)
     ),
     # provider-rules.md §1.1: o1-mini/o1-preview accept neither system nor developer messages
     Case(
@@ -316,30 +320,59 @@ CASES = [
             "messages": USER,
             "thinking": {"type": "enabled", "budget_tokens": 2048},
         },
-        control="claude-3-5-sonnet-20241022",
+        # claude-3-5 cannot think (the thinking step removes `thinking`); an unversioned Claude
+        # has no thinking capability, so the rule does not apply and nothing else does either.
+        control="claude-instant-1.2",
         dialect=Dialect.ANTHROPIC,
         path="/v1/messages",
     ),
-    # provider-rules.md §1.4: "budget_tokens: Input should be greater than or equal to 1024"
+    # provider-rules.md §1.4 + §1.12: a LiteLLM proxy in front of Claude takes OpenAI-shaped
+    # tool_choice; "required" with thinking -> "Thinking may not be enabled when tool_choice forces tool use."
     Case(
-        rule="claude-thinking-budget-floor",
+        rule="claude-thinking-forced-tool-choice-openai-shape",
         fact="provider-rules.md §1.4",
-        model="claude-sonnet-4-20250514",
+        model=SEED_MODEL,
         before={
-            "model": "claude-sonnet-4-20250514",
-            "max_tokens": 4000,
+            "model": SEED_MODEL,
+            "max_tokens": 8000,
             "messages": USER,
-            "thinking": {"type": "enabled", "budget_tokens": 512},
+            "tools": TOOLS,
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "tool_choice": "required",
         },
         after={
-            "model": "claude-sonnet-4-20250514",
-            "max_tokens": 4000,
+            "model": SEED_MODEL,
+            "max_tokens": 8000,
             "messages": USER,
-            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "tools": TOOLS,
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "tool_choice": "auto",
         },
-        control="claude-3-5-sonnet-20241022",
-        dialect=Dialect.ANTHROPIC,
-        path="/v1/messages",
+        control="acme-internal-7b",
+        dialect=Dialect.OPENAI_COMPATIBLE,
+    ),
+    Case(
+        rule="claude-thinking-forced-named-tool-openai-shape",
+        fact="provider-rules.md §1.4",
+        model=SEED_MODEL,
+        before={
+            "model": SEED_MODEL,
+            "max_tokens": 8000,
+            "messages": USER,
+            "tools": TOOLS,
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        },
+        after={
+            "model": SEED_MODEL,
+            "max_tokens": 8000,
+            "messages": USER,
+            "tools": TOOLS,
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "tool_choice": "auto",
+        },
+        control="acme-internal-7b",
+        dialect=Dialect.OPENAI_COMPATIBLE,
     ),
     # provider-rules.md §1.4: "Thinking may not be enabled when tool_choice forces tool use."
     Case(

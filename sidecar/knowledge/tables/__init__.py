@@ -1,0 +1,1 @@
+"""Translation tables (data) used by the rewrite core, kept apart from the rule packs."""
