@@ -12,6 +12,7 @@ import orjson
 
 from sidecar.config import Dialect
 from sidecar.rewrite.pipeline import RequestPipeline
+from sidecar.rewrite.thinking import DECISIONS
 from sidecar.routing import Route, Router
 
 __all__ = ["ExplainError", "explain", "render_text"]
@@ -82,6 +83,7 @@ def explain(
     changes = []
     for change in decision.changes:
         compiled = rules.get(change.rule)
+        thinking = DECISIONS.get(change.rule)  # decisions of the thinking step, not pack rules
         changes.append(
             {
                 "rule": change.rule,
@@ -89,8 +91,8 @@ def explain(
                 "path": change.path,
                 "before": change.before,
                 "after": change.after,
-                "reason": compiled.rule.reason if compiled else None,
-                "source": compiled.rule.source if compiled else None,
+                "reason": compiled.rule.reason if compiled else getattr(thinking, "reason", None),
+                "source": compiled.rule.source if compiled else getattr(thinking, "source", None),
             }
         )
     if decision.changes and not decision.dry_run:

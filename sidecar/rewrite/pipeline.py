@@ -35,7 +35,7 @@ from sidecar.rewrite.decode import BadEncoding, TooLarge, decode_body
 from sidecar.rewrite.engine import Change, Policy, rewrite
 from sidecar.rewrite.knowledge import Knowledge, KnowledgeError, load_knowledge
 from sidecar.rewrite.profile import ModelProfile, ModelResolver, normalise
-from sidecar.rewrite.thinking import Style, Tables, ThinkingPolicy, default_table_data
+from sidecar.rewrite.thinking import DECISIONS, Style, Tables, ThinkingPolicy, default_table_data
 
 __all__ = ["Decision", "Prepared", "RequestPipeline", "in_scope", "is_signed"]
 
@@ -290,4 +290,12 @@ class RequestPipeline:
 
     def rule_labels(self) -> list[tuple[str, str, str]]:
         """(family, rule id, action) for every rule a family can run: the metric label sets."""
-        return self.knowledge.rule_labels()
+        labels = self.knowledge.rule_labels()
+        for entry in self.knowledge.by_id.values():
+            if entry.capabilities.reasoning_style is not None:
+                labels += [
+                    (entry.id, rule, action)
+                    for rule, (_, _, actions) in DECISIONS.items()
+                    for action in actions
+                ]
+        return labels

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sidecar.rewrite.rules import Capabilities, Change
 
 __all__ = [
+    "DECISIONS",
     "REASONING_FIELDS",
     "Intent",
     "Style",
@@ -35,6 +36,50 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
+
+
+class DecisionInfo(NamedTuple):
+    reason: str
+    source: str
+    actions: tuple[str, ...]
+
+
+_TRANSLATE_SOURCE = "provider-rules.md §1.4-§1.12, §2.2-§2.4"
+
+# Every decision this module records: rule id -> why, where the fact is, which actions. `explain`
+# shows the reason and source; metrics pre-create the (rule, action) label sets from it.
+DECISIONS: dict[str, DecisionInfo] = {
+    "thinking.translate": DecisionInfo(
+        "reasoning intent rewritten in the target model's own field and values",
+        _TRANSLATE_SOURCE,
+        ("set", "drop"),
+    ),
+    "thinking.inject": DecisionInfo(
+        "operator policy: think although the client did not ask", "config rules.policies", ("set",)
+    ),
+    "thinking.strip": DecisionInfo(
+        "operator policy: remove every reasoning field", "config rules.policies", ("drop",)
+    ),
+    "thinking.unsupported": DecisionInfo(
+        "this model cannot think: reasoning fields would be rejected", "provider-rules.md §5.4", ("drop",)
+    ),
+    "thinking.max_tokens": DecisionInfo(
+        "max_tokens must be greater than thinking.budget_tokens", "provider-rules.md §1.4, §2.1", ("set",)
+    ),
+    "thinking.history": DecisionInfo(
+        "conversation history kept valid for the target (reasoning echoes, thinking blocks)",
+        "provider-rules.md §1.4, §1.7, §1.8",
+        ("drop",),
+    ),
+    "thinking.inject.skipped_tool_history": DecisionInfo(
+        "not injected: the last tool-use turn has no thinking block, which thinking would reject",
+        "provider-rules.md §1.4 (thinking + tools, multi-turn)",
+        ("skip",),
+    ),
+    "thinking.inject.response": DecisionInfo(
+        "thinking blocks the sidecar injected removed from the response", "DESIGN.md §4.4", ("drop",)
+    ),
+}
 
 
 class Style(StrEnum):

@@ -331,3 +331,17 @@ def test_style_literal_and_enum_agree():
     from sidecar.config import ReasoningStyle
 
     assert set(get_args(ReasoningStyle)) == {s.value for s in Style}
+
+
+def test_every_recorded_decision_is_explained():
+    """Every rule id the thinking step can record has a reason and a source for `explain`."""
+    import re
+    from pathlib import Path
+
+    from sidecar.rewrite.thinking import DECISIONS
+
+    source = (Path(__file__).parents[2] / "sidecar" / "rewrite" / "thinking.py").read_text()
+    recorded = set(re.findall(r'"(thinking\.[a-z_.]+)"', source)) - {"thinking.yaml"}
+    assert recorded <= set(DECISIONS)
+    forward = (Path(__file__).parents[2] / "sidecar" / "forward.py").read_text()
+    assert set(re.findall(r'"(thinking\.[a-z_.]+)"', forward)) <= set(DECISIONS)
