@@ -217,8 +217,29 @@ async def replay(
     return results
 
 
+def _diff(before: Any, after: Any, path: str) -> list[str]:
+    """Leaf-level differences: `-path` removed, `+path=value` added, `~path: a -> b` changed."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = [f"-{path}{'.' if path else ''}{k}" for k in before if k not in after]
+        out += [f"+{path}{'.' if path else ''}{k}={_short(after[k])}" for k in after if k not in before]
+        for k in before:
+            if k in after:
+                out += _diff(before[k], after[k], f"{path}{'.' if path else ''}{k}")
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            d for i, (b, a) in enumerate(zip(before, after, strict=True)) for d in _diff(b, a, f"{path}[{i}]")
+        ]
+    return [] if before == after else [f"~{path}: {_short(before)} -> {_short(after)}"]
+
+
+def _short(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _changes(sent: bytes, got: bytes | None) -> str:
-    """A one-line summary of how the forwarded body differs from the sent one (top-level keys)."""
+    """A one-line summary of how the forwarded body differs from the sent one."""
     if got is None:
         return "nothing reached the upstream"
     if got == sent:
@@ -227,14 +248,7 @@ def _changes(sent: bytes, got: bytes | None) -> str:
         before, after = orjson.loads(sent), orjson.loads(got)
     except orjson.JSONDecodeError:
         return "different bytes"
-    parts = [f"-{k}" for k in before if k not in after]
-    parts += [f"+{k}={orjson.dumps(after[k]).decode()}" for k in after if k not in before]
-    parts += [
-        f"~{k}: {orjson.dumps(before[k]).decode()} -> {orjson.dumps(after[k]).decode()}"
-        for k in before
-        if k in after and before[k] != after[k]
-    ]
-    return ", ".join(parts) or "same JSON, different bytes"
+    return ", ".join(_diff(before, after, "")) or "same JSON, different bytes"
 
 
 def print_results(results: list[ScenarioResult], out: Callable[[str], None]) -> None:

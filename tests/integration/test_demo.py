@@ -59,6 +59,10 @@ async def test_demo_replay_reaches_the_upstream_and_shows_the_direct_failures():
         "azure": ("openai-max-tokens-to-max-completion-tokens", ("max_tokens",)),
         "gpt-5-mini-stream": ("openai-max-tokens-to-max-completion-tokens", ("max_tokens", "top_p")),
         "claude-opus-4-7": ("claude-sampling-removed", ("temperature",)),
+        # Issue 4: reasoning_effort becomes Claude's thinking object (§1.12 seed case); legacy
+        # deepseek-reasoner loses the reasoning_content it refuses (§1.7).
+        "litellm-claude": ("thinking.translate", ("reasoning_effort",)),
+        "deepseek": ("thinking.history", ()),
     }
     for key, (rule, removed) in fixed.items():
         result = by_key[key]
@@ -66,7 +70,15 @@ async def test_demo_replay_reaches_the_upstream_and_shows_the_direct_failures():
         assert rule in result.via_sidecar.rules, key
         forwarded = orjson.loads(result.upstream_body or b"{}")
         assert not set(removed) & set(forwarded), (key, forwarded)
+    assert all(r.via_sidecar.ok for r in results)
     assert by_key["gpt-5-mini-stream"].via_sidecar.events > 0
+    seed = orjson.loads(by_key["litellm-claude"].upstream_body or b"{}")
+    assert seed["thinking"]["type"] == "enabled"
+    assert 1024 <= seed["thinking"]["budget_tokens"] < seed["max_tokens"]  # §1.4
+    assert by_key["litellm-claude"].via_sidecar.events > 0  # the stream arrived
+    history = orjson.loads(by_key["deepseek"].upstream_body or b"{}")["messages"]
+    assert not any("reasoning_content" in m for m in history)
+    assert "-messages[1].reasoning_content" in out.getvalue()
     # The counters printed from /metrics carry those rules (zero-valued series are left out).
     counters = out.getvalue().split("sidecar_rewrites_total from the admin /metrics:")[1]
     assert 'route="anthropic",rule="claude-sampling-removed"} 1.0' in counters

@@ -81,3 +81,26 @@ async def test_litellm_openai_provider_passthrough(stack):
         "max_tokens": 30,
         "temperature": 0.2,
     }
+
+
+async def test_seed_case_reasoning_effort_json_gets_signed_thinking_back(stack):
+    """The seed case's other spelling (§1.12): `reasoning_effort`, which the LiteLLM proxy refuses,
+    reaches it as Claude's thinking object (issue 4), and the reasoning comes back signed."""
+    response = await litellm.acompletion(
+        model=SEED_MODEL,
+        messages=HI,
+        reasoning_effort="low",
+        max_tokens=4096,
+        api_base=stack.url + "/litellm",
+        api_key="sk-test",
+    )
+    message = response.choices[0].message
+    assert message.content == "".join(ANSWER_PIECES)
+    assert message.reasoning_content == "".join(THOUGHT_PIECES)
+    assert message.thinking_blocks[0]["signature"].startswith("EmuSig")
+    got = stack.emulator.last()
+    assert got.status == 200
+    body = got.json()
+    assert "reasoning_effort" not in body
+    assert body["thinking"]["type"] == "enabled"
+    assert 1024 <= body["thinking"]["budget_tokens"] < body["max_tokens"]  # §1.4 constraints
