@@ -23,15 +23,15 @@ THOUGHT_PIECES = ["Let", " me", " think", " about"]
 ANSWER_PIECES = ["Hello", " from", " the", " llm-sidecar"]
 
 
-async def test_seed_case_thinking_stream_through_the_sidecar(stack):
-    response = await litellm.acompletion(
-        model=SEED_MODEL,
-        messages=HI,
-        thinking=THINKING,
-        stream=True,
-        api_base=stack.url + "/litellm",
-        api_key="sk-test",
+async def seed_call(stack, **kwargs):
+    """The seed app's call, unchanged but for `api_base`: litellm_proxy/ Claude via the sidecar."""
+    return await litellm.acompletion(
+        model=SEED_MODEL, messages=HI, api_base=stack.url + "/litellm", api_key="sk-test", **kwargs
     )
+
+
+async def test_seed_case_thinking_stream_through_the_sidecar(stack):
+    response = await seed_call(stack, thinking=THINKING, stream=True)
     reasoning, content = [], []
     async for chunk in response:
         delta = chunk.choices[0].delta
@@ -51,14 +51,7 @@ async def test_seed_case_thinking_stream_through_the_sidecar(stack):
 
 
 async def test_seed_case_thinking_json(stack):
-    response = await litellm.acompletion(
-        model=SEED_MODEL,
-        messages=HI,
-        thinking=THINKING,
-        max_tokens=4096,
-        api_base=stack.url + "/litellm",
-        api_key="sk-test",
-    )
+    response = await seed_call(stack, thinking=THINKING, max_tokens=4096)
     message = response.choices[0].message
     assert message.content == "".join(ANSWER_PIECES)
     assert message.reasoning_content == "".join(THOUGHT_PIECES)
@@ -86,14 +79,7 @@ async def test_litellm_openai_provider_passthrough(stack):
 async def test_seed_case_reasoning_effort_json_gets_signed_thinking_back(stack):
     """The seed case's other spelling (§1.12): `reasoning_effort`, which the LiteLLM proxy refuses,
     reaches it as Claude's thinking object (issue 4), and the reasoning comes back signed."""
-    response = await litellm.acompletion(
-        model=SEED_MODEL,
-        messages=HI,
-        reasoning_effort="low",
-        max_tokens=4096,
-        api_base=stack.url + "/litellm",
-        api_key="sk-test",
-    )
+    response = await seed_call(stack, reasoning_effort="low", max_tokens=4096)
     message = response.choices[0].message
     assert message.content == "".join(ANSWER_PIECES)
     assert message.reasoning_content == "".join(THOUGHT_PIECES)
