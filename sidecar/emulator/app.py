@@ -4,7 +4,8 @@ endpoints, the fast mode, and the `Emulator` handle tests and the demo use in-pr
 Paths (one server plays every provider; point each sidecar route at the matching base):
 
     POST /v1/chat/completions, GET /v1/models          OpenAI
-    POST /openai/deployments/{d}/chat/completions      Azure OpenAI (?api-version= required)
+    POST /openai/deployments/{d}/chat/completions      Azure OpenAI, dated API (?api-version= required)
+    POST /openai/v1/chat/completions                   Azure OpenAI "v1 API" (`model` = deployment)
     POST /v1/messages                                  Anthropic
     POST /deepseek[/v1]/chat/completions               DeepSeek, deepseek-reasoner under the R1 rules
     POST /deepseek-thinking[/v1]/chat/completions      DeepSeek's thinking mode (V3.1+/V4 rules)
@@ -32,6 +33,7 @@ from sidecar.emulator.content import reply_for
 from sidecar.emulator.errors import ProviderError, openai_error_body
 from sidecar.emulator.openai import (
     AZURE,
+    AZURE_V1,
     OPENAI,
     ChatFlavour,
     ChatPlan,
@@ -52,6 +54,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CHAT_PATHS: dict[str, ChatFlavour] = {
     "/v1/chat/completions": OPENAI,
     "/openai/deployments/{deployment}/chat/completions": AZURE,
+    "/openai/v1/chat/completions": AZURE_V1,
     "/deepseek/chat/completions": DEEPSEEK,
     "/deepseek/v1/chat/completions": DEEPSEEK,
     "/deepseek-thinking/chat/completions": DEEPSEEK_THINKING,

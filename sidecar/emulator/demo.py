@@ -48,6 +48,8 @@ def demo_config(emulator_url: str, proxy: str, admin: str) -> dict[str, Any]:
                 "name": "anthropic",
             },
             {"prefix": "/openai/deployments", "upstream": emulator_url, "dialect": "azure", "name": "azure"},
+            # Azure's "v1 API": the plain OpenAI client, `model` = the deployment name.
+            {"prefix": "/openai/v1", "upstream": emulator_url, "dialect": "azure", "name": "azure-v1"},
             {
                 "prefix": "/deepseek",
                 "upstream": emulator_url + "/deepseek",

@@ -23,6 +23,7 @@ from sidecar.emulator.sse import DONE, data_event, write_events
 
 __all__ = [
     "AZURE",
+    "AZURE_V1",
     "OPENAI",
     "ChatFlavour",
     "ChatPlan",
@@ -297,14 +298,12 @@ def _azure_auth(request: web.Request) -> ProviderError | None:
     )
 
 
-def _azure_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | ProviderError:
-    """The model comes from the deployment (configured map, or a deployment named like a model);
-    the body's `model`, if any, is ignored as Azure ignores it."""
-    if not request.query.get("api-version"):
-        return ProviderError("Resource not found", code="404", status=404, type="azure_resource_error")
-    deployment = request.match_info["deployment"]
-    model = request.app[CONFIG].deployments.get(deployment, deployment)
-    if openai_model(model) is None:
+def _deployment_plan(request: web.Request, deployment: Any, body: dict[str, Any]) -> ChatPlan | ProviderError:
+    """A deployment serves the model the configured map names, or the model it is named after."""
+    model = (
+        request.app[CONFIG].deployments.get(deployment, deployment) if isinstance(deployment, str) else None
+    )
+    if model is None or openai_model(model) is None:
         return ProviderError(
             "The API deployment for this resource does not exist. If you created the deployment within the "
             "last 5 minutes, please wait a moment and try again.",
@@ -315,4 +314,18 @@ def _azure_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | Provid
     return _openai_checked(model, body, azure=True)
 
 
+def _azure_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | ProviderError:
+    """Dated API: the deployment is in the path, `api-version` is required, and the body's
+    `model`, if any, is ignored as Azure ignores it."""
+    if not request.query.get("api-version"):
+        return ProviderError("Resource not found", code="404", status=404, type="azure_resource_error")
+    return _deployment_plan(request, request.match_info["deployment"], body)
+
+
+def _azure_v1_plan(request: web.Request, body: dict[str, Any]) -> ChatPlan | ProviderError:
+    """The "v1 API" (`{endpoint}/openai/v1/`, the plain OpenAI client): `model` is the deployment."""
+    return _deployment_plan(request, body.get("model"), body)
+
+
 AZURE = ChatFlavour(name="azure", auth=_azure_auth, error_shape=azure_error_body, plan=_azure_plan)
+AZURE_V1 = ChatFlavour(name="azure-v1", auth=_azure_auth, error_shape=azure_error_body, plan=_azure_v1_plan)

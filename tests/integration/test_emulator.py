@@ -68,6 +68,9 @@ async def test_azure_requires_api_version_and_a_known_deployment(emulator):
     )
     assert unknown.status == 404
     assert unknown.json()["error"]["code"] == "DeploymentNotFound"
+    v1 = await post(emulator.url, "/openai/v1/chat/completions", {"model": "nope", "messages": HI})
+    assert v1.status == 404
+    assert v1.json()["error"]["code"] == "DeploymentNotFound"
 
 
 async def test_anthropic_stream_with_thinking_has_signed_thinking_block_first(emulator):

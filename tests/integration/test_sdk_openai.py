@@ -161,6 +161,18 @@ async def test_legacy_azure_call_to_a_deployment_hiding_o4_mini_succeeds(stack):
     await client.close()
 
 
+async def test_azure_v1_api_with_the_plain_client_and_a_deployment_as_model(stack):
+    """§1.3 "v1 API": base URL `{endpoint}/openai/v1/`, the standard client, model = deployment."""
+    client = openai.AsyncOpenAI(base_url=stack.url + "/openai/v1", api_key="azure-test", max_retries=0)
+    completion = await client.chat.completions.create(model="prod-reasoner", messages=HI, max_tokens=32)
+    assert completion.choices[0].message.content == ANSWER
+    assert completion.model == "o4-mini"
+    got = stack.emulator.last()
+    assert got.path == "/openai/v1/chat/completions"
+    assert got.json() == {"messages": HI, "model": "prod-reasoner", "max_completion_tokens": 32}
+    await client.close()
+
+
 async def test_forced_tool_call_json_and_stream(stack):
     client = async_client(stack.url)
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
