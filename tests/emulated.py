@@ -28,7 +28,8 @@ AZURE_QUERY = "?api-version=2024-12-01-preview"
 
 
 def auth_for(path: str) -> dict[str, str]:
-    if path.startswith("/openai/deployments") or "/openai/deployments" in path:
+    """The credential header(s) the provider behind `path` wants."""
+    if "/openai/deployments" in path:
         return AZURE_AUTH
     if path.endswith("/messages"):
         return ANTHROPIC_AUTH

@@ -20,12 +20,11 @@ import asyncio
 import re
 import signal
 from collections import deque
-from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from sidecar.emulator.anthropic import message_events, message_json, messages_handler
 from sidecar.emulator.compat import DEEPSEEK, DEEPSEEK_THINKING, LITELLM, VLLM
@@ -37,6 +36,7 @@ from sidecar.emulator.openai import (
     OPENAI,
     ChatFlavour,
     ChatPlan,
+    Handler,
     chat_chunks,
     chat_completion,
     chat_handler,
@@ -47,8 +47,6 @@ from sidecar.emulator.settings import CONFIG, EmulatorConfig, RecordedRequest, T
 from sidecar.emulator.sse import write_events
 
 __all__ = ["CHAT_PATHS", "Emulator", "Recorder", "build_app", "serve_emulator"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Every chat-completions path and the flavour that answers it.
 CHAT_PATHS: dict[str, ChatFlavour] = {
@@ -81,7 +79,7 @@ class Recorder:
 RECORDER = web.AppKey("emulator_recorder", Recorder)
 
 
-def _recording_middleware(recorder: Recorder, record: bool) -> Any:
+def _recording_middleware(recorder: Recorder, record: bool) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):

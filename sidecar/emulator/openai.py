@@ -7,7 +7,7 @@ provider's rejection). Answering a plan, as JSON or as a chunk stream, is common
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ __all__ = [
     "OPENAI",
     "ChatFlavour",
     "ChatPlan",
+    "Handler",
     "chat_chunks",
     "chat_completion",
     "chat_handler",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 ErrorShape = Callable[[ProviderError], dict[str, Any]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ _BAD_JSON = ProviderError(
 )
 
 
-def chat_handler(flavour: ChatFlavour) -> Callable[[web.Request], Any]:
+def chat_handler(flavour: ChatFlavour) -> Handler:
     """The aiohttp handler for one flavour's chat-completions endpoint."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
