@@ -222,3 +222,16 @@ async def test_sidecar_emulator_command_prints_its_url_and_serves():
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_vllm_ignores_unknown_fields_and_qwen3_thinks_unless_disabled(emulator):
+    """§1.8: unknown top-level fields are ignored; Qwen3 thinks by default, answered as `reasoning`."""
+    path = "/vllm/v1/chat/completions"
+    thinking = await post(
+        emulator.url, path, {"model": "Qwen/Qwen3-8B", "messages": HI, "max_completion_tokens": 5}
+    )
+    assert thinking.status == 200
+    assert thinking.json()["choices"][0]["message"]["reasoning"] == "Let me think about"
+    off = {"model": "Qwen/Qwen3-8B", "messages": HI, "chat_template_kwargs": {"enable_thinking": False}}
+    assert "reasoning" not in (await post(emulator.url, path, off)).json()["choices"][0]["message"]
+    assert (await post(emulator.url, path, {"messages": HI})).status == 400  # no model
