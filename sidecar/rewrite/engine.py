@@ -79,7 +79,7 @@ def _thinking(
 ) -> tuple[dict[str, Any], list[Change]]:
     """The reasoning step (sidecar/rewrite/thinking.py) on a private copy, only when it can matter."""
     target = target_for(profile.capabilities) if profile.capabilities is not None else None
-    if target is None or not needs_thinking(body, policy.thinking):
+    if target is None or not needs_thinking(body, target, policy.thinking):
         return body, []
     working: dict[str, Any] = orjson.loads(orjson.dumps(body))  # the caller's body is never mutated
     working, changes = apply_thinking(working, target, policy.thinking, policy.tables)

@@ -133,9 +133,10 @@ class Capabilities(_Strict):
     thinking_budget_range: tuple[int, int] | None = None
     # False: thinking cannot be turned off (Gemini 2.5 Pro; Anthropic Mythos/Fable).
     thinking_can_disable: bool = True
-    # Assistant `reasoning_content` in history must be echoed (DeepSeek thinking mode) rather than
-    # removed (legacy deepseek-reasoner rejects it; vLLM ignores it).
-    keep_reasoning_history: bool = False
+    # Assistant `reasoning_content` / `reasoning` in the history: `strip` it (legacy
+    # deepseek-reasoner rejects it, vLLM ignores it), `keep` it (DeepSeek thinking mode needs it
+    # echoed on tool turns), or None: no opinion, the history is not even looked at.
+    reasoning_history: Literal["strip", "keep"] | None = None
 
 
 CAPABILITY_NAMES = frozenset(Capabilities.model_fields)

@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from sidecar.rewrite.injected import THINKING_BLOCK_TYPES
 from sidecar.rewrite.rules import Capabilities, Change
 
 __all__ = [
@@ -160,8 +161,8 @@ class ThinkingTarget:
     efforts: tuple[str, ...] = ()  # accepted reasoning_effort / output_config.effort values
     budget_range: tuple[int, int] | None = None  # inclusive (Gemini 2.5, Anthropic floor)
     can_disable: bool = True  # False: thinking cannot be turned off (Gemini 2.5 Pro, gpt-5.x)
-    # DeepSeek thinking mode needs reasoning_content echoed on tool turns; legacy R1 rejects it.
-    keep_reasoning_history: bool = False
+    # strip / keep assistant reasoning_content in the history; None: leave the history alone.
+    reasoning_history: Literal["strip", "keep"] | None = None
 
 
 @lru_cache(maxsize=256)
@@ -174,7 +175,7 @@ def target_for(capabilities: Capabilities) -> ThinkingTarget | None:
         efforts=tuple(capabilities.reasoning_efforts or ()),
         budget_range=capabilities.thinking_budget_range,
         can_disable=capabilities.thinking_can_disable,
-        keep_reasoning_history=capabilities.keep_reasoning_history,
+        reasoning_history=capabilities.reasoning_history,
     )
 
 
@@ -346,28 +347,33 @@ def read_intent(body: Body, tables: Tables) -> Intent | None:
     return None
 
 
-def needs_thinking(body: Body, policy: ThinkingPolicy) -> bool:
+def needs_thinking(body: Body, target: ThinkingTarget, policy: ThinkingPolicy) -> bool:
     """Cheap pre-check: can `apply_thinking` change anything here? Most bodies carry no reasoning
-    field and no reasoning history, and skip the working copy entirely."""
+    field, and the history is scanned only for targets whose history rules could apply."""
     if policy.mode == "passthrough":
         return False
     if policy.mode in ("inject", "strip"):
         return True
     if any(key in body for key in _TOP_LEVEL_REASONING):
         return True
+    history = target.reasoning_history == "strip"
+    blocks = target.style in _ANTHROPIC
     messages = body.get("messages")
-    if not isinstance(messages, list):
+    if not (history or blocks) or not isinstance(messages, list):
         return False
     for message in messages:
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            if "reasoning_content" in message or "reasoning" in message:
-                return True
-            content = message.get("content")
-            if isinstance(content, list) and any(
-                isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking") for b in content
-            ):
-                return True
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        if history and ("reasoning_content" in message or "reasoning" in message):
+            return True
+        content = message.get("content")
+        if blocks and isinstance(content, list) and any(_is_thinking_block(b) for b in content):
+            return True
     return False
+
+
+def _is_thinking_block(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") in THINKING_BLOCK_TYPES
 
 
 _TOP_LEVEL_REASONING = frozenset(path.split(".", 1)[0] for path in REASONING_FIELDS)
@@ -402,7 +408,7 @@ def apply_thinking(
         return body, []
     if policy.style is not None and policy.style is not target.style:
         target = ThinkingTarget(policy.style, target.efforts, target.budget_range, target.can_disable,
-                                target.keep_reasoning_history)  # fmt: skip
+                                target.reasoning_history)  # fmt: skip
     rw = _Rewrite(body)
     present = _present_reasoning_fields(body)
     if policy.mode == "strip" or target.style is Style.NONE:
@@ -605,8 +611,7 @@ def _missing_thinking_on_tool_turn(body: Body) -> bool:
         if not uses_tool:
             continue
         first = blocks[0] if blocks else None
-        has_thinking = isinstance(first, dict) and first.get("type") in ("thinking", "redacted_thinking")
-        return not (has_thinking or message.get("thinking_blocks"))
+        return not (_is_thinking_block(first) or message.get("thinking_blocks"))
     return False
 
 
@@ -619,7 +624,7 @@ def _hygiene(rw: _Rewrite, target: ThinkingTarget, thinking_on: bool | None) -> 
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") != "assistant":
             continue
-        if not target.keep_reasoning_history and not anthropic:
+        if target.reasoning_history == "strip":
             for key in ("reasoning_content", "reasoning"):
                 if key in message:
                     before = message.pop(key)
@@ -628,11 +633,7 @@ def _hygiene(rw: _Rewrite, target: ThinkingTarget, thinking_on: bool | None) -> 
                     )
         content = message.get("content")
         if anthropic and thinking_on is False and isinstance(content, list):
-            kept = [
-                b
-                for b in content
-                if not (isinstance(b, dict) and b.get("type") in ("thinking", "redacted_thinking"))
-            ]
+            kept = [b for b in content if not _is_thinking_block(b)]
             if len(kept) != len(content):
                 # "When thinking is disabled, an assistant message cannot contain thinking" (§1.4).
                 message["content"] = kept

@@ -32,12 +32,10 @@ TARGETS: dict[str, ThinkingTarget] = {
     "gemini-2.5-flash": ThinkingTarget(Style.GEMINI_BUDGET, budget_range=(0, 24576)),  # §1.6
     "gemini-2.5-pro": ThinkingTarget(Style.GEMINI_BUDGET, budget_range=(128, 32768), can_disable=False),
     "gemini-3-pro": ThinkingTarget(Style.GEMINI_LEVEL, efforts=("low", "high")),  # §1.6
-    "qwen3 (vLLM)": ThinkingTarget(Style.VLLM_ENABLE_THINKING),  # §1.8
+    "qwen3 (vLLM)": ThinkingTarget(Style.VLLM_ENABLE_THINKING, reasoning_history="strip"),  # §1.8
     "deepseek-v3.1 (vLLM)": ThinkingTarget(Style.VLLM_THINKING),  # §1.8
     "openrouter": ThinkingTarget(Style.OPENROUTER),  # §1.9
-    "deepseek-v4": ThinkingTarget(
-        Style.DEEPSEEK, efforts=("high", "max"), keep_reasoning_history=True
-    ),  # §1.7
+    "deepseek-v4": ThinkingTarget(Style.DEEPSEEK, efforts=("high", "max"), reasoning_history="keep"),  # §1.7
     "gpt-4o": ThinkingTarget(Style.NONE),
 }
 
@@ -288,7 +286,7 @@ def test_reasoning_content_history_dropped_for_legacy_targets_kept_for_thinking_
         ]
         return body
 
-    legacy = ThinkingTarget(Style.OPENAI_EFFORT, efforts=("low", "medium", "high"))
+    legacy = ThinkingTarget(Style.NONE, reasoning_history="strip")  # deepseek-reasoner
     out, _ = apply_thinking(history(), legacy, ThinkingPolicy(), TABLES)
     assert "reasoning_content" not in out["messages"][1]
     out, _ = apply_thinking(history(), TARGETS["deepseek-v4"], ThinkingPolicy(), TABLES)
