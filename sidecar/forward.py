@@ -136,9 +136,14 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         raise _BodyTooLarge
     if not request.body_exists:
         return b""
+    return await _read_bounded(request.content, limit)
+
+
+async def _read_bounded(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body of `stream`, or _BodyTooLarge as soon as it passes `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.readany():
+    while chunk := await stream.readany():
         size += len(chunk)
         if size > limit:
             raise _BodyTooLarge
@@ -284,7 +289,7 @@ async def _relay_without_injected_thinking(
     else:
         limit = runtime.config.limits.max_body_bytes
         try:
-            body = await _read_bounded(upstream, limit)
+            body = await _read_bounded(upstream.content, limit)
         except (aiohttp.ClientError, TimeoutError, _BodyTooLarge):
             return await _relay(request, upstream, state, runtime, rec, sent_at)  # forwarded as is
         edited = strip_thinking_from_message(body) if upstream.status == 200 else body
@@ -299,17 +304,6 @@ async def _relay_without_injected_thinking(
         note = Change("thinking.inject.response", "drop", "content[thinking]", dropped, None)
         rec.changes = (*rec.changes, note)
     return response
-
-
-async def _read_bounded(upstream: aiohttp.ClientResponse, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await upstream.content.readany():
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _relay(
