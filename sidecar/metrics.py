@@ -139,13 +139,6 @@ class BoundedLabel:
             return OTHER
         return self._allowed.get(value, OTHER)
 
-    def __contains__(self, value: str) -> bool:
-        return value in self._allowed
-
-    @property
-    def values(self) -> tuple[str, ...]:
-        return tuple(self._allowed)
-
 
 class Metrics:
     """The sidecar's metrics on their own registry (tests get a fresh one each).
