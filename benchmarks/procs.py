@@ -79,18 +79,40 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+def _task_ns(pid: int) -> int | None:
+    """On-CPU nanoseconds of every thread of `pid` from /proc/<pid>/task/*/schedstat, or None
+    when schedstat is unavailable (then the 10 ms tick counts of /proc/<pid>/stat are used)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except FileNotFoundError:
+            if not Path(f"/proc/{pid}/task/{tid}").exists():
+                continue  # the thread exited meanwhile
+            return None
+        except OSError:
+            continue
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime+stime of the tree, plus what its reaped children used (cutime+cstime of the root)."""
+    """CPU time used by the tree so far: per-thread schedstat nanoseconds when available (a
+    streaming scenario uses tens of milliseconds, too little for 10 ms ticks), else utime+stime
+    ticks; plus what reaped children used (cutime+cstime of the root, ticks)."""
     total = 0.0
     for p in process_tree(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks = int(fields[11]) + int(fields[12])
+        ns = _task_ns(p)
+        total += ns / 1e9 if ns is not None else (int(fields[11]) + int(fields[12])) / _TICK
         if p == pid:
-            ticks += int(fields[13]) + int(fields[14])
-        total += ticks / _TICK
+            total += (int(fields[13]) + int(fields[14])) / _TICK
     return total
 
 
@@ -106,15 +128,15 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 class Cpu:
-    """CPU used by a process tree between `start()` and `stop()`."""
+    """CPU used by a process tree inside a `with` block (`.used`, seconds)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._t0 = 0.0
+        self.used = 0.0
 
     def __enter__(self) -> Cpu:
         self._t0 = cpu_seconds(self.pid)
-        self.used = 0.0
         return self
 
     def __exit__(self, *exc: object) -> None:
