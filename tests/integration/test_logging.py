@@ -47,18 +47,21 @@ async def test_debug_logs_never_contain_credentials_or_bodies(tmp_path, upstream
             "messages": [],
         },
     ]
-    async with aiohttp.ClientSession() as s:
-        for body in bodies:
+    try:
+        async with aiohttp.ClientSession() as s:
+            for body in bodies:
+                async with s.post(
+                    sp.proxy + "/v1/chat/completions", data=orjson.dumps(body), headers=headers
+                ) as r:
+                    assert r.status == 200
             async with s.post(
-                sp.proxy + "/v1/chat/completions", data=orjson.dumps(body), headers=headers
+                sp.proxy + "/v1/sse?n=2&delay=0", data=orjson.dumps(bodies[0]), headers=headers
             ) as r:
-                assert r.status == 200
-        async with s.post(
-            sp.proxy + "/v1/sse?n=2&delay=0", data=orjson.dumps(bodies[0]), headers=headers
-        ) as r:
-            assert (await r.read()).endswith(b"data: [DONE]\n\n")
-    assert all(CANARY_TEXT.encode() in got.body for got in upstream.received)  # the canaries crossed
-    sp.proc.send_signal(signal.SIGTERM)
+                assert (await r.read()).endswith(b"data: [DONE]\n\n")
+        assert all(CANARY_TEXT.encode() in got.body for got in upstream.received)  # the canaries crossed
+    finally:
+        if sp.proc.returncode is None:
+            sp.proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(sp.proc.wait(), 10) == 0
     lines = await sp.rest_of_output()
     assert sp.proc.stderr is not None
