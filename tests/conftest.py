@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from sidecar.config import SidecarConfig
 from sidecar.metrics import Metrics
 from sidecar.server import Sidecar
+from tests.process import kill_leftovers
 from tests.upstream import RecordingUpstream
 
 # The emulator fixtures (`emulator`, `stack`) live with their helpers.
@@ -53,8 +54,10 @@ async def proxy(upstream: RecordingUpstream, make_sidecar: SidecarFactory) -> Si
 
 
 @pytest.fixture(autouse=True)
-def _quiet_logs() -> None:
+def _quiet_logs() -> Iterator[None]:
     logging.getLogger("sidecar").setLevel(logging.WARNING)
+    yield
+    kill_leftovers()  # sidecar processes a failed test did not stop
 
 
 def base_url(sidecar: Sidecar) -> str:

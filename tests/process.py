@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -55,8 +56,26 @@ async def start_process(argv: list[str], env: dict[str, str]) -> SidecarProcess:
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
     )
+    STARTED.append(proc)
     sp = SidecarProcess(proc)
-    listening = await sp.wait_for_event("listening")
+    try:
+        listening = await sp.wait_for_event("listening")
+    except BaseException:
+        kill_leftovers()  # a sidecar that never listened must not outlive its test
+        raise
     sp.proxy = f"http://{listening['proxy']}"
     sp.admin = f"http://{listening['admin']}"
     return sp
+
+
+# Every process a test started; `kill_leftovers` (run after each test by conftest) ends the ones a
+# failing test left behind, whatever its workers.
+STARTED: list[asyncio.subprocess.Process] = []
+
+
+def kill_leftovers() -> None:
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()  # SIGTERM: a --workers parent stops its workers too
