@@ -103,3 +103,22 @@ async def test_workers_that_cannot_listen_fail_the_start_with_exit_1(tmp_path, u
     assert proc.returncode == 1
     assert b'"event":"worker_crashed"' in stdout
     assert b"workers_ready" not in stdout
+
+
+async def test_sighup_to_the_parent_reloads_every_worker(tmp_path, upstream):
+    sp = await start_sidecar_process(
+        tmp_path,
+        _config(upstream.url),
+        args=["serve", "--config", str(tmp_path / "sidecar.yaml"), "--workers", "2"],
+    )
+    await sp.wait_for_event("workers_ready")
+    sp.proc.send_signal(signal.SIGHUP)
+    first = await sp.wait_for_event("config_reloaded")
+    second = await sp.wait_for_event("config_reloaded")
+    assert first["trigger"] == second["trigger"] == "signal"
+    # The resolved addresses reach the workers as environment overrides, which every reload
+    # re-applies: nothing looks changed, so nothing asks for a restart.
+    assert not [line for line in sp.lines if line.get("event") == "config_restart_required"]
+    sp.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(sp.proc.wait(), 15) == 0
+    assert not [line for line in await sp.rest_of_output() if line.get("event") == "worker_crashed"]
