@@ -237,7 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(Supervisor(config, args.config, args.workers, args.loop).run())
         from sidecar.server import serve
 
-        on_listening = _ready_notifier(args.ready_fd) if args.ready_fd is not None else None
+        on_listening = None
+        if args.ready_fd is not None:  # a supervised worker
+            from sidecar.workers import die_with_supervisor
+
+            die_with_supervisor()
+            on_listening = _ready_notifier(args.ready_fd)
         return run_loop(
             serve(config, args.config, reuse_port=args.reuse_port, on_listening=on_listening), args.loop
         )

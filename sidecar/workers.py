@@ -43,13 +43,26 @@ from sidecar.metrics import (
     worker_exited,
 )
 
-__all__ = ["CRASH_WINDOW_SECONDS", "MAX_CRASHES", "Supervisor", "format_address"]
+__all__ = ["CRASH_WINDOW_SECONDS", "MAX_CRASHES", "Supervisor", "die_with_supervisor", "format_address"]
 
 MAX_CRASHES = 5
 CRASH_WINDOW_SECONDS = 60.0
 START_TIMEOUT_SECONDS = 60.0
 KILL_GRACE_SECONDS = 10.0
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.5, 10.0
+
+
+def die_with_supervisor() -> None:
+    """In a worker: get SIGTERM (and so drain and exit) if the supervisor dies without stopping us,
+    e.g. killed by SIGKILL or the OOM killer, instead of serving on as an orphan (Linux prctl)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the supervisor was already gone before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def format_address(host: str, port: int) -> str:

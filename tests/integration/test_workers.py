@@ -122,3 +122,28 @@ async def test_sighup_to_the_parent_reloads_every_worker(tmp_path, upstream):
     sp.proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(sp.proc.wait(), 15) == 0
     assert not [line for line in await sp.rest_of_output() if line.get("event") == "worker_crashed"]
+
+
+async def test_workers_exit_when_the_supervisor_is_killed(tmp_path, upstream):
+    """SIGKILL (or the OOM killer) on the parent must not leave orphan workers serving the port."""
+    sp = await start_sidecar_process(
+        tmp_path,
+        _config(upstream.url),
+        args=["serve", "--config", str(tmp_path / "sidecar.yaml"), "--workers", "2"],
+    )
+    ready = await sp.wait_for_event("workers_ready")
+    sp.proc.kill()
+    await sp.proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ", 1)[1][0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    for _ in range(100):  # bounded: 10 s
+        if not any(alive(pid) for pid in ready["pids"]):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(alive(pid) for pid in ready["pids"]), "orphaned workers kept running"
