@@ -8,6 +8,7 @@ key order and every field no rule names survive unchanged.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,16 @@ def _thinking(
     target = target_for(profile.capabilities) if profile.capabilities is not None else None
     if target is None or not needs_thinking(body, target, policy.thinking):
         return body, []
-    working: dict[str, Any] = orjson.loads(orjson.dumps(body))  # the caller's body is never mutated
+    working = _private_copy(body)  # the caller's body is never mutated
     working, changes = apply_thinking(working, target, policy.thinking, policy.tables)
     return (working, changes) if changes else (body, [])
+
+
+def _private_copy(body: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy: orjson's round trip is the fastest; deepcopy for what JSON cannot hold (an
+    integer past 64 bits from a caller other than the wire parser)."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(body))
+    except TypeError:
+        copied = copy.deepcopy(body)
+    return copied

@@ -170,8 +170,11 @@ def target_for(capabilities: Capabilities) -> ThinkingTarget | None:
     """The thinking target a family's capabilities describe; None when the family has no opinion."""
     if capabilities.reasoning_style is None:
         return None
+    style = Style(capabilities.reasoning_style)
+    if style is Style.OPENAI_EFFORT and capabilities.reasoning_efforts == ():
+        style = Style.NONE  # accepts no effort at all (o1-mini, grok-4): nothing to write or inject
     return ThinkingTarget(
-        style=Style(capabilities.reasoning_style),
+        style=style,
         efforts=tuple(capabilities.reasoning_efforts or ()),
         budget_range=capabilities.thinking_budget_range,
         can_disable=capabilities.thinking_can_disable,
