@@ -580,12 +580,8 @@ def _write_deepseek(rw: _Rewrite, rule: str, intent: Intent, target: ThinkingTar
         rw.drop(rule, "reasoning_effort")
 
 
-def _write_none(rw: _Rewrite, rule: str, intent: Intent, target: ThinkingTarget, tables: Tables) -> None:
-    return None
-
-
+# Style.NONE never reaches a writer: apply_thinking removes every reasoning field first.
 _WRITERS = {
-    Style.NONE: _write_none,
     Style.OPENAI_EFFORT: _write_openai,
     Style.ANTHROPIC_BUDGET: _write_anthropic,
     Style.ANTHROPIC_ADAPTIVE: _write_anthropic,
