@@ -87,3 +87,30 @@ async def test_control_the_same_route_rewrites_a_well_formed_body(sidecar, upstr
                           headers={"Content-Type": "application/json"}) as r:  # fmt: skip
             assert r.status == 200
     assert b'"max_completion_tokens":10' in upstream.received[-1].body
+
+
+async def test_expect_100_continue_is_answered_here_and_not_forwarded(sidecar, upstream):
+    """curl sends `Expect: 100-continue` for large bodies; the sidecar answers it and the upstream
+    gets the body with Content-Length, not the expectation (it was met on this hop)."""
+    import asyncio
+
+    host, port = sidecar.proxy_address
+    reader, writer = await asyncio.open_connection(host, port)
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: "
+        + str(len(LEGACY)).encode()
+        + b"\r\n\r\n"
+    )
+    writer.write(head)
+    await writer.drain()
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 100")
+    await reader.readline()  # the blank line after the interim response
+    writer.write(LEGACY)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    (got,) = upstream.received
+    assert got.header("Expect") is None
+    assert b'"max_completion_tokens":10' in got.body
