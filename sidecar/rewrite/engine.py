@@ -24,7 +24,6 @@ from sidecar.rewrite.thinking import (
     apply_thinking,
     default_tables,
     needs_thinking,
-    target_for,
 )
 
 __all__ = ["Change", "ModelProfile", "Policy", "Result", "rewrite"]
@@ -79,7 +78,7 @@ def _thinking(
     profile: ModelProfile, body: dict[str, Any], policy: Policy
 ) -> tuple[dict[str, Any], list[Change]]:
     """The reasoning step (sidecar/rewrite/thinking.py) on a private copy, only when it can matter."""
-    target = target_for(profile.capabilities) if profile.capabilities is not None else None
+    target = profile.thinking
     if target is None or not needs_thinking(body, target, policy.thinking):
         return body, []
     working = _private_copy(body)  # the caller's body is never mutated

@@ -31,6 +31,7 @@ from sidecar.rewrite.rules import (
     capabilities_match,
     compile_rule,
 )
+from sidecar.rewrite.thinking import target_for
 from sidecar.yamlsource import SourceError, YamlDocument, format_loc, load_yaml
 
 __all__ = ["BUILTIN_DIR", "Knowledge", "KnowledgeError", "load_knowledge"]
@@ -197,7 +198,10 @@ def load_knowledge(
     entries: list[FamilyEntry] = []
     for fam in [*ordered.values(), Family(id=UNKNOWN_FAMILY, description="no family matched")]:
         patterns = tuple(re.compile(p) for p in fam.match)
-        entries.append(FamilyEntry(fam.id, patterns, fam.capabilities, _family_rules(fam, compiled)))
+        rules_for = _family_rules(fam, compiled)
+        entries.append(
+            FamilyEntry(fam.id, patterns, fam.capabilities, rules_for, target_for(fam.capabilities))
+        )
     by_id = {entry.id: entry for entry in entries}
     return Knowledge(
         families=tuple(e for e in entries if e.id != UNKNOWN_FAMILY),

@@ -46,10 +46,6 @@ _NONE = ModelProfile(family="none")
 _ANTHROPIC_SHAPED = frozenset({Dialect.ANTHROPIC, Dialect.BEDROCK})
 
 
-def _model_key(profile: ModelProfile) -> str | None:
-    return profile.canonical
-
-
 def _model_matches(selector: str, profile: ModelProfile | None) -> bool:
     """A policy's `model` names the request's model as sent, or any spelling that normalises alike."""
     if profile is None or profile.model is None:
@@ -176,7 +172,7 @@ class RequestPipeline:
     ) -> tuple[Policy, bool]:
         """(engine policy, dry-run) for a route, family and model: every matching policy applies,
         later ones overriding earlier ones for reasoning settings."""
-        model_key = _model_key(model) if self._by_model and model is not None else None
+        model_key = model.canonical if self._by_model and model is not None else None
         key = (route, family, model_key)
         cached = self._policies.get(key)
         if cached is not None:

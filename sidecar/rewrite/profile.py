@@ -16,6 +16,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from sidecar.rewrite.rules import UNKNOWN_FAMILY, Capabilities, CompiledRule
+from sidecar.rewrite.thinking import ThinkingTarget
 
 __all__ = ["FamilyEntry", "ModelProfile", "ModelResolver", "model_from_path", "normalise"]
 
@@ -87,6 +88,7 @@ class FamilyEntry:
     patterns: tuple[re.Pattern[str], ...]
     capabilities: Capabilities
     rules: tuple[CompiledRule, ...]
+    thinking: ThinkingTarget | None = None  # derived from capabilities once, at load
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class ModelProfile:
     source: str = "none"  # where the name came from: url | body | none (+ "+alias")
     capabilities: Capabilities | None = None
     rules: tuple[CompiledRule, ...] = ()
+    thinking: ThinkingTarget | None = None
 
     @property
     def known(self) -> bool:
@@ -163,4 +166,5 @@ class ModelResolver:
             source=source,
             capabilities=entry.capabilities,
             rules=entry.rules,
+            thinking=entry.thinking,
         )

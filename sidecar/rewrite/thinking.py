@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any, Literal, NamedTuple
 
@@ -165,9 +165,9 @@ class ThinkingTarget:
     reasoning_history: Literal["strip", "keep"] | None = None
 
 
-@lru_cache(maxsize=256)
 def target_for(capabilities: Capabilities) -> ThinkingTarget | None:
-    """The thinking target a family's capabilities describe; None when the family has no opinion."""
+    """The thinking target a family's capabilities describe; None when the family has no opinion.
+    Called once per family at load (the profile carries the result), never per request."""
     if capabilities.reasoning_style is None:
         return None
     style = Style(capabilities.reasoning_style)

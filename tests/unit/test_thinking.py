@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from sidecar.rewrite.thinking import (
-    REASONING_FIELDS,
     Style,
     ThinkingPolicy,
     ThinkingTarget,
@@ -17,6 +16,7 @@ from sidecar.rewrite.thinking import (
     default_tables,
     read_intent,
 )
+from tests.unit.test_thinking_matrix import present_reasoning_fields as _present
 
 TABLES = default_tables()
 
@@ -63,17 +63,6 @@ OFF_INTENTS = {"openai effort none", "anthropic disabled"}
 
 def _body(intent: dict[str, Any]) -> dict[str, Any]:
     return {"model": "m", "messages": [{"role": "user", "content": "hi"}], **copy.deepcopy(intent)}
-
-
-def _present(body: dict[str, Any]) -> set[str]:
-    out = set()
-    for path in REASONING_FIELDS:
-        node: Any = body
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None:
-            out.add(path)
-    return out
 
 
 def check_provider_rules(name: str, target: ThinkingTarget, body: dict[str, Any], off: bool) -> None:

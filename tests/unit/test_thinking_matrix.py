@@ -68,7 +68,8 @@ INTENTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _present(body: dict[str, Any]) -> set[str]:
+def present_reasoning_fields(body: dict[str, Any]) -> set[str]:
+    """Which of the known reasoning fields a body carries (shared with test_thinking.py)."""
     found = set()
     for path in REASONING_FIELDS:
         node: Any = body
@@ -80,7 +81,7 @@ def _present(body: dict[str, Any]) -> set[str]:
 
 
 def _check(kind: str, efforts: tuple[str, ...], body: dict[str, Any]) -> None:
-    present = _present(body)
+    present = present_reasoning_fields(body)
     if kind == "none":
         assert present == set()  # a target that cannot think gets no reasoning field
     elif kind == "openai":
